@@ -1,0 +1,169 @@
+"""``AtomicDataDict``: atomic data as a plain ``dict[str, torch.Tensor]``, and helpers for it.
+
+A frame and a batch of frames have the same layout: a single frame is a batch of one.
+Every dict carries ``batch`` (N,) and ``num_atoms`` (B,), and per-frame fields have a
+leading dimension B (``cell`` is (B, 3, 3), ``total_energy`` is (B, 1)). Field names are
+the constants of :mod:`nequip.data.keys`, re-exported here so that
+``AtomicDataDict.FORCE_KEY`` works as in upstream NequIP.
+"""
+
+from typing import Dict, List, Optional, Union
+
+import torch
+
+from .fields import get_field_type
+from .keys import *  # noqa: F401,F403  (re-export the field names)
+from .keys import (
+    BATCH_KEY,
+    CELL_KEY,
+    EDGE_CELL_SHIFT_KEY,
+    EDGE_INDEX_KEY,
+    EDGE_LENGTH_KEY,
+    EDGE_VECTORS_KEY,
+    NUM_NODES_KEY,
+    POSITIONS_KEY,
+)
+
+Type = Dict[str, torch.Tensor]
+
+
+def num_frames(data: Type) -> int:
+    """Number of frames B in ``data``."""
+    return int(data[NUM_NODES_KEY].shape[0])
+
+
+def num_nodes(data: Type) -> int:
+    """Total number of atoms N in ``data``."""
+    return int(data[POSITIONS_KEY].shape[0])
+
+
+def num_edges(data: Type) -> int:
+    """Total number of edges E in ``data`` (0 before a neighbor list is computed)."""
+    edge_index = data.get(EDGE_INDEX_KEY)
+    return 0 if edge_index is None else int(edge_index.shape[1])
+
+
+def with_batch_(data: Type) -> Type:
+    """Add ``batch`` and ``num_atoms`` for a single frame that lacks them; return ``data``."""
+    n = data[POSITIONS_KEY].shape[0]
+    if NUM_NODES_KEY not in data:
+        data[NUM_NODES_KEY] = torch.tensor([n], dtype=torch.long, device=data[POSITIONS_KEY].device)
+    if BATCH_KEY not in data:
+        if data[NUM_NODES_KEY].shape[0] != 1:
+            raise ValueError(f"data has {data[NUM_NODES_KEY].shape[0]} frames but no {BATCH_KEY!r} field")
+        data[BATCH_KEY] = torch.zeros(n, dtype=torch.long, device=data[POSITIONS_KEY].device)
+    return data
+
+
+def batched_from_list(data_list: List[Type]) -> Type:
+    """Concatenate frames (or batches) into one batch: one disconnected graph.
+
+    Node and edge fields are concatenated, ``edge_index`` is offset by the number of atoms
+    before each frame, ``batch`` by the number of frames before it. All inputs must have the
+    same fields.
+    """
+    if len(data_list) == 0:
+        raise ValueError("batched_from_list needs at least one frame, got an empty list")
+    if len(data_list) == 1:
+        return dict(data_list[0])
+    fields = set(data_list[0].keys())
+    for idx, data in enumerate(data_list):
+        if set(data.keys()) != fields:
+            missing, extra = fields - set(data.keys()), set(data.keys()) - fields
+            raise KeyError(
+                f"frame {idx} of the list has different fields from frame 0: "
+                f"missing {sorted(missing)}, extra {sorted(extra)}"
+            )
+
+    out: Type = {}
+    node_counts = torch.tensor([num_nodes(d) for d in data_list])
+    frame_counts = torch.tensor([num_frames(d) for d in data_list])
+    node_offsets = torch.cumsum(node_counts, 0) - node_counts
+    frame_offsets = torch.cumsum(frame_counts, 0) - frame_counts
+    for field in fields:
+        tensors = [d[field] for d in data_list]
+        if field == EDGE_INDEX_KEY:
+            tensors = [t + int(off) for t, off in zip(tensors, node_offsets)]
+            out[field] = torch.cat(tensors, dim=1)
+        elif field == BATCH_KEY:
+            out[field] = torch.cat([t + int(off) for t, off in zip(tensors, frame_offsets)])
+        else:
+            out[field] = torch.cat(tensors, dim=0)
+    return out
+
+
+def frame_from_batched(batched_data: Type, index: int) -> Type:
+    """Extract frame ``index`` of a batch as a dict of one frame (with ``batch`` all zero)."""
+    n_frames = num_frames(batched_data)
+    if not -n_frames <= index < n_frames:
+        raise IndexError(f"frame index {index} is out of range for a batch of {n_frames} frames")
+    index = index % n_frames
+    counts = batched_data[NUM_NODES_KEY]
+    start = int(counts[:index].sum())
+    stop = start + int(counts[index])
+    edge_mask = None
+    if EDGE_INDEX_KEY in batched_data:
+        center = batched_data[EDGE_INDEX_KEY][0]
+        edge_mask = (center >= start) & (center < stop)
+
+    out: Type = {}
+    for field, value in batched_data.items():
+        if field == BATCH_KEY:
+            out[field] = torch.zeros(stop - start, dtype=value.dtype, device=value.device)
+            continue
+        kind = get_field_type(field)
+        if kind == "node":
+            out[field] = value[start:stop]
+        elif kind == "graph":
+            out[field] = value[index : index + 1]
+        elif field == EDGE_INDEX_KEY:
+            out[field] = value[:, edge_mask] - start
+        else:
+            out[field] = value[edge_mask]
+    return out
+
+
+def to_(
+    data: Type,
+    device: Optional[Union[str, torch.device]] = None,
+    dtype: Optional[torch.dtype] = None,
+) -> Type:
+    """Move every tensor to ``device`` and cast floating-point tensors to ``dtype``, in place."""
+    for field, value in data.items():
+        target_dtype = dtype if (dtype is not None and value.is_floating_point()) else value.dtype
+        data[field] = value.to(device=device, dtype=target_dtype)
+    return data
+
+
+def detach_(data: Type) -> Type:
+    """Detach every tensor from the autograd graph, in place."""
+    for field, value in data.items():
+        data[field] = value.detach()
+    return data
+
+
+def with_edge_vectors_(data: Type, with_lengths: bool = True) -> Type:
+    """Compute edge vectors r_ij = pos[j] - pos[i] + S_ij @ cell (and lengths), in place.
+
+    Differentiable with respect to ``pos`` and ``cell``, so forces and stress can be taken
+    by autograd. Does nothing if the vectors are already present.
+    """
+    if EDGE_VECTORS_KEY in data:
+        if with_lengths and EDGE_LENGTH_KEY not in data:
+            data[EDGE_LENGTH_KEY] = torch.linalg.norm(data[EDGE_VECTORS_KEY], dim=-1)
+        return data
+    pos = data[POSITIONS_KEY]
+    center, neighbor = data[EDGE_INDEX_KEY][0], data[EDGE_INDEX_KEY][1]
+    vectors = torch.index_select(pos, 0, neighbor) - torch.index_select(pos, 0, center)
+    if EDGE_CELL_SHIFT_KEY in data and CELL_KEY in data:
+        shift = data[EDGE_CELL_SHIFT_KEY].to(pos.dtype)
+        cell = data[CELL_KEY].to(pos.dtype)
+        if cell.shape[0] == 1:
+            vectors = vectors + shift @ cell[0]
+        else:
+            edge_cell = torch.index_select(cell, 0, data[BATCH_KEY][center])
+            vectors = vectors + torch.einsum("ei,eij->ej", shift, edge_cell)
+    data[EDGE_VECTORS_KEY] = vectors
+    if with_lengths:
+        data[EDGE_LENGTH_KEY] = torch.linalg.norm(vectors, dim=-1)
+    return data
