@@ -29,7 +29,7 @@ def neighbors_of_frame(
 ) -> tuple:
     """Full neighbor list of one frame: ``(i, j, shifts, distances)`` sorted by ``i``.
 
-    Every pair within ``r_max`` appears in both directions; images of an atom in other
+    Every pair closer than ``r_max`` appears in both directions; images of an atom in other
     cells are included (``shifts`` != 0), the atom itself with zero shift is not.
     r_ij = positions[j] - positions[i] + shifts @ cell.
     """
@@ -50,7 +50,8 @@ def neighbors_of_frame(
         periodic=pbc,
         quantities="ijSd",
     )
-    return i, j, shifts, distances
+    inside = distances < r_max  # strictly inside, as ASE and matscipy (vesin keeps d == r_max)
+    return i[inside], j[inside], shifts[inside], distances[inside]
 
 
 def compute_neighborlist_(
@@ -65,7 +66,7 @@ def compute_neighborlist_(
         r_max: cutoff radius, in the data's length unit.
         per_edge_type_cutoff: optional (num_types, num_types) tensor of cutoffs
             ``[type of center, type of neighbor]``, each at most ``r_max``; edges longer than
-            their pair's cutoff are dropped. Needs ``atom_types``.
+            or as long as their pair's cutoff are dropped. Needs ``atom_types``.
 
     Raises:
         ValueError: if two atoms of a frame sit at the same position (names the frame and
@@ -111,7 +112,7 @@ def compute_neighborlist_(
         types = data[keys.ATOM_TYPE_KEY].cpu()
         lengths = torch.from_numpy(np.concatenate(edge_lengths))
         cutoff = per_edge_type_cutoff.to(torch.float64)[types[edge_index[0]], types[edge_index[1]]]
-        keep = lengths <= cutoff
+        keep = lengths < cutoff
         edge_index, edge_cell_shift = edge_index[:, keep], edge_cell_shift[keep]
 
     device = data[keys.POSITIONS_KEY].device

@@ -1,0 +1,140 @@
+"""Neighbor lists agree with ASE's primitive_neighbor_list edge by edge."""
+
+import ase
+import ase.build
+import numpy as np
+import pytest
+import torch
+from ase.neighborlist import primitive_neighbor_list
+
+from nequip.data import AtomicDataDict, compute_neighborlist_, from_ase
+from nequip.data import keys
+from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
+
+
+def _random_cell(rng, triclinic):
+    cell = np.diag(rng.uniform(4.0, 7.0, size=3))
+    if triclinic:
+        cell[1, 0] = rng.uniform(-2, 2)
+        cell[2, :2] = rng.uniform(-2, 2, size=2)
+    return cell
+
+
+def _frames():
+    rng = np.random.default_rng(0)
+    frames = {}
+    for name, pbc, triclinic in [
+        ("periodic", [True, True, True], False),
+        ("triclinic", [True, True, True], True),
+        ("mixed", [True, False, True], True),
+        ("slab", [True, True, False], False),
+    ]:
+        cell = _random_cell(rng, triclinic)
+        positions = rng.uniform(0, 1, size=(12, 3)) @ cell
+        frames[name] = ase.Atoms("Cu12", positions=positions, cell=cell, pbc=pbc)
+    small = ase.build.bulk("Cu", "fcc", a=3.6)  # one atom, cell much smaller than the cutoff
+    small.rattle(0.05, seed=1)
+    frames["small_cell"] = small
+    frames["small_triclinic"] = ase.Atoms(
+        "CuAu", positions=[[0, 0, 0], [1.1, 0.9, 1.3]], cell=[[2.5, 0, 0], [1.0, 2.4, 0], [0.3, 0.7, 2.6]], pbc=True
+    )
+    frames["molecule"] = ase.build.molecule("CH3CH2OH")
+    frames["molecule_in_box"] = ase.build.molecule("H2O", vacuum=2.0)
+    return frames
+
+
+FRAMES = _frames()
+
+
+def _edge_set(i, j, shifts):
+    return sorted(zip(i.tolist(), j.tolist(), map(tuple, np.asarray(shifts, dtype=int).tolist())))
+
+
+@pytest.mark.parametrize("name", sorted(FRAMES))
+@pytest.mark.parametrize("r_max", [2.6, 5.0])
+def test_matches_ase(name, r_max):
+    atoms = FRAMES[name]
+    data = compute_neighborlist_(from_ase(atoms), r_max)
+    i, j, shifts = primitive_neighbor_list(
+        "ijS", atoms.pbc, atoms.cell.array, atoms.positions, r_max, self_interaction=False
+    )
+    ours = _edge_set(*data[keys.EDGE_INDEX_KEY].numpy(), data[keys.EDGE_CELL_SHIFT_KEY].numpy())
+    assert ours == _edge_set(i, j, shifts)
+    assert len(ours) > 0
+    # the recorded shifts reproduce lengths within the cutoff
+    lengths = AtomicDataDict.with_edge_vectors_(data)[keys.EDGE_LENGTH_KEY]
+    assert (lengths <= r_max).all() and (lengths > 0).all()
+
+
+def test_small_cell_has_several_images_of_the_same_atom():
+    data = compute_neighborlist_(from_ase(FRAMES["small_cell"]), 5.0)
+    edge_index = data[keys.EDGE_INDEX_KEY]
+    assert (edge_index[0] == edge_index[1]).all()  # only one atom: every neighbor is an image of itself
+    assert data[keys.EDGE_CELL_SHIFT_KEY].abs().sum(-1).gt(0).all()
+    assert edge_index.shape[1] > 12
+
+
+def test_batch_equals_frames():
+    frames = [from_ase(FRAMES[n]) for n in ("triclinic", "molecule", "small_cell", "mixed")]
+    batch = compute_neighborlist_(AtomicDataDict.batched_from_list(frames), 4.0)
+    for idx, frame in enumerate(frames):
+        single = compute_neighborlist_(dict(frame), 4.0)
+        from_batch = AtomicDataDict.frame_from_batched(batch, idx)
+        assert torch.equal(from_batch[keys.EDGE_INDEX_KEY], single[keys.EDGE_INDEX_KEY])
+        assert torch.equal(from_batch[keys.EDGE_CELL_SHIFT_KEY], single[keys.EDGE_CELL_SHIFT_KEY])
+
+
+def test_edge_vectors_follow_the_convention():
+    atoms = FRAMES["triclinic"]
+    data = AtomicDataDict.with_edge_vectors_(compute_neighborlist_(from_ase(atoms), 4.0))
+    i, j = data[keys.EDGE_INDEX_KEY]
+    shift = data[keys.EDGE_CELL_SHIFT_KEY].numpy()
+    expected = atoms.positions[j] - atoms.positions[i] + shift @ atoms.cell.array
+    np.testing.assert_allclose(data[keys.EDGE_VECTORS_KEY].numpy(), expected, atol=1e-12)
+    assert data[keys.EDGE_VECTORS_KEY].dtype == torch.float64
+
+
+def test_overlapping_atoms_name_the_frame_and_atoms():
+    frames = [from_ase(FRAMES["molecule"]), from_ase(ase.Atoms("H3", positions=[[0, 0, 0], [1, 0, 0], [1, 0, 0]]))]
+    batch = AtomicDataDict.batched_from_list(frames)
+    batch[keys.FRAME_INDEX_KEY] = torch.tensor([7, 8])
+    with pytest.raises(ValueError, match=r"frame 8: atoms [12] and [12] are at the same position"):
+        compute_neighborlist_(batch, 3.0)
+
+
+def test_periodic_direction_without_cell_is_an_error():
+    atoms = ase.Atoms("H2", positions=[[0, 0, 0], [0.7, 0, 0]], cell=[[3, 0, 0], [0, 3, 0], [0, 0, 0]], pbc=True)
+    with pytest.raises(ValueError, match=r"pbc is True along lattice vector\(s\) \[2\]"):
+        compute_neighborlist_(from_ase(atoms), 3.0)
+
+
+def test_r_max_must_be_positive():
+    with pytest.raises(ValueError, match="r_max must be positive"):
+        NeighborListTransform(r_max=0.0)
+
+
+def test_per_edge_type_cutoff():
+    atoms = FRAMES["molecule"]  # C2H6O
+    type_names = ["C", "H", "O"]
+    data = ChemicalSpeciesToAtomTypeMapper(type_names)(from_ase(atoms))
+    cutoffs = {"H": 1.2, "C": {"H": 1.5, "O": 2.0}}
+    pruned = NeighborListTransform(3.0, per_edge_type_cutoff=cutoffs, type_names=type_names)(dict(data))
+    full = AtomicDataDict.with_edge_vectors_(NeighborListTransform(3.0)(dict(data)))
+    table = {("H", t): 1.2 for t in type_names} | {("C", "H"): 1.5, ("C", "O"): 2.0}
+    types = [type_names[t] for t in data[keys.ATOM_TYPE_KEY].tolist()]
+    expected = [
+        (int(a), int(b))
+        for (a, b), length in zip(full[keys.EDGE_INDEX_KEY].T.tolist(), full[keys.EDGE_LENGTH_KEY].tolist())
+        if length < table.get((types[a], types[b]), 3.0)
+    ]
+    assert sorted(map(tuple, pruned[keys.EDGE_INDEX_KEY].T.tolist())) == sorted(expected)
+    assert len(expected) < full[keys.EDGE_INDEX_KEY].shape[1]
+
+
+@pytest.mark.parametrize(
+    "cutoffs, message",
+    [({"N": 2.0}, "'N', which is not in type_names"), ({"C": {"H": 4.0}}, r"must be in \(0, r_max=3.0\]")],
+)
+def test_per_edge_type_cutoff_errors(cutoffs, message):
+    with pytest.raises(ValueError, match=message):
+        NeighborListTransform(3.0, per_edge_type_cutoff=cutoffs, type_names=["C", "H", "O"])
