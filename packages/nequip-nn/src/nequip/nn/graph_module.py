@@ -1,0 +1,346 @@
+"""The graph-module contract: modules that read and write an ``AtomicDataDict``.
+
+Every layer of a NequIP-style model is a :class:`GraphModuleMixin` ``torch.nn.Module``
+whose ``forward(data)`` takes a ``dict[str, Tensor]`` and returns it with some fields
+added or replaced. Each module declares, when it is built, which fields it reads and
+writes and their irreps (``e3nn.o3.Irreps``, or ``None`` for fields that are not
+irreps, such as integer indices):
+
+* ``irreps_in``: every field available to the module (inputs from the data or from
+  earlier modules) -> irreps;
+* ``irreps_out``: ``irreps_in`` updated with the fields the module writes.
+
+:class:`SequentialGraphNetwork` chains modules and checks each one's inputs against
+what came before; :class:`GraphModel` wraps a complete model with its metadata
+(type names, cutoff, dtype) and the dtype rules of the data boundary.
+
+Example:
+    >>> import torch
+    >>> from nequip.data import keys
+    >>> class Double(GraphModuleMixin, torch.nn.Module):
+    ...     def __init__(self, irreps_in=None):
+    ...         super().__init__()
+    ...         self._init_irreps(irreps_in=irreps_in, my_irreps_in={keys.POSITIONS_KEY: "1o"},
+    ...                           irreps_out={keys.NODE_FEATURES_KEY: "1o"})
+    ...     def forward(self, data):
+    ...         data[keys.NODE_FEATURES_KEY] = 2 * data[keys.POSITIONS_KEY]
+    ...         return data
+    >>> seq = SequentialGraphNetwork({"twice": Double()})
+    >>> str(seq.irreps_out[keys.NODE_FEATURES_KEY])
+    '1x1o'
+"""
+
+from collections import OrderedDict
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+import torch
+from e3nn import o3
+
+from nequip.data import AtomicDataDict, keys
+
+IrrepsDict = Dict[str, Optional[o3.Irreps]]
+
+# Fields every graph module may read, with their fixed irreps.
+_ALWAYS_PRESENT: Dict[str, Optional[str]] = {
+    keys.POSITIONS_KEY: "1o",
+    keys.EDGE_INDEX_KEY: None,
+    keys.ATOM_TYPE_KEY: None,
+}
+
+# Fields a GraphModel passes to its model (besides declared extra inputs).
+_MODEL_INPUT_FIELDS: Dict[str, Optional[str]] = {
+    keys.POSITIONS_KEY: "1o",
+    keys.EDGE_INDEX_KEY: None,
+    keys.EDGE_CELL_SHIFT_KEY: None,
+    keys.EDGE_VECTORS_KEY: "1o",
+    keys.CELL_KEY: "1o",
+    keys.PBC_KEY: None,
+    keys.BATCH_KEY: None,
+    keys.NUM_NODES_KEY: None,
+    keys.ATOM_TYPE_KEY: None,
+}
+
+# Outputs a GraphModel always returns in float64, whatever the model dtype.
+FLOAT64_OUTPUT_FIELDS = (
+    keys.TOTAL_ENERGY_KEY,
+    keys.PER_ATOM_ENERGY_KEY,
+    keys.FORCE_KEY,
+    keys.STRESS_KEY,
+    keys.VIRIAL_KEY,
+)
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def as_irreps_dict(irreps: Optional[Mapping[str, Any]], argument: str = "irreps") -> IrrepsDict:
+    """Normalize a ``{field: irreps}`` mapping: strings become ``o3.Irreps``, ``None`` stays.
+
+    Args:
+        irreps: mapping of field name to anything ``o3.Irreps`` accepts, or ``None``.
+        argument: name used in error messages.
+
+    Raises:
+        ValueError: if a value cannot be parsed as irreps.
+    """
+    out: IrrepsDict = {}
+    for field, value in (irreps or {}).items():
+        if value is None:
+            out[field] = None
+            continue
+        try:
+            out[field] = o3.Irreps(value)
+        except (ValueError, TypeError, AssertionError) as err:
+            raise ValueError(
+                f"{argument}[{field!r}] = {value!r} is not a valid irreps (e.g. '8x0e+4x1o') or None"
+            ) from err
+    return out
+
+
+def _describe(module: Any) -> str:
+    return type(module).__name__
+
+
+class GraphModuleMixin:
+    """Mixin for ``torch.nn.Module`` s acting on ``AtomicDataDict`` graphs.
+
+    Subclasses call :meth:`_init_irreps` in ``__init__`` (after ``torch.nn.Module.__init__``)
+    to declare and check the fields they use. After that, ``self.irreps_in`` and
+    ``self.irreps_out`` are ``dict[str, o3.Irreps | None]``.
+    """
+
+    _is_graph_module_mixin: bool = True
+
+    irreps_in: IrrepsDict
+    irreps_out: IrrepsDict
+
+    def _init_irreps(
+        self,
+        irreps_in: Optional[Mapping[str, Any]] = None,
+        my_irreps_in: Optional[Mapping[str, Any]] = None,
+        required_irreps_in: Optional[Sequence[str]] = None,
+        irreps_out: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        """Declare and check the fields this module reads and writes.
+
+        Args:
+            irreps_in: all fields available to this module (from the data or earlier
+                modules) -> irreps. Positions (``1o``), edge index and atom types (``None``)
+                are always added.
+            my_irreps_in: fields this module reads with the irreps it needs; each one
+                present in ``irreps_in`` must have exactly these irreps.
+            required_irreps_in: fields that must be in ``irreps_in`` (any irreps).
+            irreps_out: fields this module writes -> irreps. ``self.irreps_out`` is
+                ``irreps_in`` updated with these.
+
+        Raises:
+            ValueError: naming the field, the module, the irreps given and the irreps needed.
+        """
+        irreps_in = as_irreps_dict(irreps_in, "irreps_in")
+        for field, fixed in as_irreps_dict(_ALWAYS_PRESENT).items():
+            if field in irreps_in and irreps_in[field] != fixed:
+                raise ValueError(
+                    f"{_describe(self)}: field {field!r} must have irreps {fixed}, "
+                    f"but irreps_in gives {irreps_in[field]}"
+                )
+            irreps_in[field] = fixed
+        my_irreps_in = as_irreps_dict(my_irreps_in, "my_irreps_in")
+        for field, needed in my_irreps_in.items():
+            if field in irreps_in and irreps_in[field] != needed:
+                raise ValueError(
+                    f"{_describe(self)}: input field {field!r} has irreps {irreps_in[field]}, "
+                    f"but this module needs {needed}"
+                )
+        missing = [field for field in (required_irreps_in or ()) if field not in irreps_in]
+        if missing:
+            raise ValueError(
+                f"{_describe(self)} requires fields {missing} in irreps_in; "
+                f"available are {sorted(irreps_in)}"
+            )
+        self.irreps_in = irreps_in
+        self.irreps_out = dict(irreps_in)
+        self.irreps_out.update(as_irreps_dict(irreps_out, "irreps_out"))
+
+    def _get_metadata_contributions(self) -> Dict[str, str]:
+        """Metadata this module adds to its :class:`GraphModel` (override; strings only)."""
+        return {}
+
+
+def check_irreps_compatible(
+    produced: IrrepsDict, consumer: "GraphModuleMixin", producer_name: str, consumer_name: str
+) -> None:
+    """Raise ``ValueError`` if ``consumer`` expects a field with other irreps than ``produced``."""
+    for field, needed in consumer.irreps_in.items():
+        if field in produced and produced[field] != needed:
+            raise ValueError(
+                f"module {consumer_name!r} ({_describe(consumer)}) expects field {field!r} with "
+                f"irreps {needed}, but after {producer_name!r} it has irreps {produced[field]}"
+            )
+
+
+class SequentialGraphNetwork(GraphModuleMixin, torch.nn.Sequential):
+    """Graph modules applied one after the other.
+
+    Each module's ``irreps_in`` is checked against the fields available before it: a
+    field with other irreps is an error. A field no earlier module writes becomes an
+    input of the whole network (``self.irreps_in``), to be supplied by the data.
+
+    Args:
+        modules: graph modules, as a dict ``name -> module`` or a list (named
+            ``module0``, ``module1``, ...).
+    """
+
+    def __init__(self, modules: Union[Sequence[GraphModuleMixin], Mapping[str, GraphModuleMixin]]):
+        if isinstance(modules, Mapping):
+            named = OrderedDict(modules)
+        else:
+            named = OrderedDict((f"module{i}", m) for i, m in enumerate(modules))
+        if len(named) == 0:
+            raise ValueError("SequentialGraphNetwork needs at least one module, got none")
+        for name, module in named.items():
+            if not isinstance(module, GraphModuleMixin):
+                raise ValueError(
+                    f"module {name!r} is a {type(module).__name__}, not a GraphModuleMixin"
+                )
+        network_in: IrrepsDict = {}
+        available: IrrepsDict = {}
+        previous = "the network inputs"
+        for name, module in named.items():
+            check_irreps_compatible(available, module, previous, name)
+            for field, irreps in module.irreps_in.items():
+                if field not in available:
+                    network_in[field] = irreps
+                    available[field] = irreps
+            available.update(module.irreps_out)
+            previous = name
+        super().__init__(named)
+        self._init_irreps(irreps_in=network_in, irreps_out=available)
+
+    def append(self, name: str, module: GraphModuleMixin) -> None:
+        """Add ``module`` at the end, checking its inputs against the current outputs."""
+        check_irreps_compatible(self.irreps_out, module, list(self._modules)[-1], name)
+        for field, irreps in module.irreps_in.items():
+            if field not in self.irreps_out:
+                self.irreps_in[field] = irreps
+                self.irreps_out[field] = irreps
+        self.add_module(name, module)
+        self.irreps_out.update(module.irreps_out)
+
+    def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
+        for module in self:
+            data = module(data)
+        return data
+
+
+class GraphModel(GraphModuleMixin, torch.nn.Module):
+    """Top-level wrapper of a complete model, with its metadata and dtype rules.
+
+    ``forward`` copies only the model's input fields out of the given dict (so the model
+    never writes into the caller's dict), casts positions, cell and edge vectors to
+    float64 (geometry is always built in float64; embeddings are cast to ``model_dtype``
+    by the layers that make them), runs the model, and returns energies, forces, stress
+    and virial as float64.
+
+    Args:
+        model: the wrapped graph module (e.g. a ``ForceStressOutput``).
+        type_names: atom type names, in type-index order.
+        r_max: the cutoff radius (length units of the data); the neighbor list must use it.
+        model_dtype: ``"float32"`` or ``"float64"`` (or the torch dtype), the dtype of the
+            weights; every floating parameter of ``model`` must have it.
+        per_edge_type_cutoff: optional full table ``{center: {neighbor: cutoff}}``.
+        model_input_fields: extra data fields the model reads -> irreps.
+        metadata: extra plain-data metadata (``str -> str``) kept for export/checkpoints.
+
+    Raises:
+        ValueError: for an unknown dtype, parameters of another dtype, empty
+            ``type_names``, non-positive ``r_max``, or model inputs that are not input fields.
+    """
+
+    def __init__(
+        self,
+        model: GraphModuleMixin,
+        type_names: Sequence[str],
+        r_max: float,
+        model_dtype: Union[str, torch.dtype] = "float64",
+        per_edge_type_cutoff: Optional[Dict[str, Dict[str, float]]] = None,
+        model_input_fields: Optional[Mapping[str, Any]] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+    ):
+        super().__init__()
+        if isinstance(model_dtype, torch.dtype):
+            names = {v: k for k, v in _DTYPES.items()}
+            if model_dtype not in names:
+                raise ValueError(f"model_dtype={model_dtype} is not allowed; allowed are {list(_DTYPES)}")
+            model_dtype = names[model_dtype]
+        if model_dtype not in _DTYPES:
+            raise ValueError(f"model_dtype={model_dtype!r} is not allowed; allowed are {list(_DTYPES)}")
+        type_names = [str(t) for t in type_names]
+        if len(type_names) == 0:
+            raise ValueError("type_names must name at least one atom type, got an empty list")
+        if not float(r_max) > 0:
+            raise ValueError(f"r_max must be positive, got {r_max!r}")
+        for name, param in model.named_parameters():
+            if param.is_floating_point() and param.dtype != _DTYPES[model_dtype]:
+                raise ValueError(
+                    f"parameter {name!r} has dtype {param.dtype}, but model_dtype={model_dtype!r}; "
+                    "build the model under torch.set_default_dtype or call .to(dtype)"
+                )
+
+        irreps_in = dict(_MODEL_INPUT_FIELDS)
+        irreps_in.update(model_input_fields or {})
+        self._init_irreps(irreps_in=irreps_in, irreps_out=model.irreps_out)
+        for field, irreps in model.irreps_in.items():
+            if field not in self.irreps_in or self.irreps_in[field] != irreps:
+                raise ValueError(
+                    f"the model reads field {field!r} with irreps {irreps}, but the GraphModel input "
+                    f"fields give {self.irreps_in.get(field, 'nothing')}; declare it in model_input_fields"
+                )
+        self.model = model
+        self.model_input_fields: List[str] = list(self.irreps_in)
+        self.type_names: List[str] = type_names
+        self.r_max: float = float(r_max)
+        self.model_dtype: torch.dtype = _DTYPES[model_dtype]
+        self.per_edge_type_cutoff = per_edge_type_cutoff
+        self._metadata: Dict[str, str] = {
+            "model_dtype": model_dtype,
+            "type_names": " ".join(type_names),
+            "num_types": str(len(type_names)),
+            "r_max": str(self.r_max),
+        }
+        if per_edge_type_cutoff is not None:
+            self._metadata["per_edge_type_cutoff"] = " ".join(
+                str(float(per_edge_type_cutoff[a][b])) for a in type_names for b in type_names
+            )
+        self._metadata.update(metadata or {})
+
+    @property
+    def metadata(self) -> Dict[str, str]:
+        """Plain ``str -> str`` metadata: ``model_dtype``, ``type_names`` (space separated),
+        ``num_types``, ``r_max``, optionally ``per_edge_type_cutoff`` (row-major, space
+        separated), plus what submodules contribute via ``_get_metadata_contributions``."""
+        out = dict(self._metadata)
+        source: Dict[str, str] = {}
+        for name, module in self.model.named_modules():
+            if isinstance(module, GraphModuleMixin):
+                contributions = module._get_metadata_contributions()
+                for key in contributions:
+                    if key in source:
+                        raise ValueError(
+                            f"metadata key {key!r} is contributed by both {source[key]!r} and {name!r}"
+                        )
+                    source[key] = name
+                out.update(contributions)
+        return out
+
+    def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
+        new_data: AtomicDataDict.Type = {}
+        for field in self.model_input_fields:
+            if field in data:
+                new_data[field] = data[field]
+        for field in (keys.POSITIONS_KEY, keys.CELL_KEY, keys.EDGE_VECTORS_KEY):
+            if field in new_data and new_data[field].dtype != torch.float64:
+                new_data[field] = new_data[field].to(torch.float64)
+        out = self.model(new_data)
+        for field in FLOAT64_OUTPUT_FIELDS:
+            if field in out and out[field].dtype != torch.float64:
+                out[field] = out[field].to(torch.float64)
+        return out
