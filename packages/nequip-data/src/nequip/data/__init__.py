@@ -9,6 +9,25 @@ from . import AtomicDataDict, keys
 from .ase_convert import from_ase, to_ase
 from .fields import deregister_fields, get_field_type, register_fields
 from .neighborlist import compute_neighborlist_
+from .stats import (
+    BaseModifier,
+    CommonDataStatisticsManager,
+    CompositionLeastSquares,
+    Count,
+    DataStatisticsManager,
+    EdgeLengths,
+    EnergyOnlyDataStatisticsManager,
+    MappedFieldModifier,
+    Max,
+    Mean,
+    MeanAbsolute,
+    Min,
+    NumNeighbors,
+    PerAtomModifier,
+    RootMeanSquare,
+    StandardDeviation,
+    lookup_statistic,
+)
 
 __all__ = [
     "AtomicDataDict",
@@ -19,4 +38,21 @@ __all__ = [
     "deregister_fields",
     "get_field_type",
     "compute_neighborlist_",
+    "BaseModifier",
+    "PerAtomModifier",
+    "MappedFieldModifier",
+    "EdgeLengths",
+    "NumNeighbors",
+    "Count",
+    "Mean",
+    "MeanAbsolute",
+    "RootMeanSquare",
+    "StandardDeviation",
+    "Max",
+    "Min",
+    "CompositionLeastSquares",
+    "DataStatisticsManager",
+    "CommonDataStatisticsManager",
+    "EnergyOnlyDataStatisticsManager",
+    "lookup_statistic",
 ]
