@@ -26,7 +26,10 @@ _FORBIDDEN_LOADER_KEYS = ("dataset", "collate_fn", "generator")
 
 
 class MissingFieldError(KeyError):
-    """A frame lacks a field that a statistic needs (a ``KeyError`` with a readable message)."""
+    """A frame lacks a field a statistic needs, or a statistic was not computed.
+
+    A ``KeyError`` whose message prints as written (no quoting).
+    """
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
