@@ -238,3 +238,13 @@ def test_torch_compile_smoke():
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    zbl = ZBL(units="metal", chemical_species=SPECIES, r_max=3.0)
+    data = _frame(_cluster(), 3.0)
+    e_cpu, f_cpu = _energy_and_forces(zbl, data)
+    e_gpu, f_gpu = _energy_and_forces(zbl.to("cuda"), AtomicDataDict.to_(dict(data), device="cuda"))
+    torch.testing.assert_close(e_gpu.cpu(), e_cpu)
+    torch.testing.assert_close(f_gpu.cpu(), f_cpu)
