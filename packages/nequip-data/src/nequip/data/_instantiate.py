@@ -99,14 +99,15 @@ def instantiate(config: Any, **overrides: Any) -> Any:
         signature = inspect.signature(target)
     except (TypeError, ValueError):  # some builtins have no signature
         signature = None
+    partial = config.get("_partial_", False)
     if signature is not None:
         try:
-            signature.bind(*args, **kwargs)
+            (signature.bind_partial if partial else signature.bind)(*args, **kwargs)
         except TypeError as err:
             allowed = [name for name in signature.parameters if name not in ("self", "args", "kwargs")]
             raise ValueError(
                 f"cannot build {target_path!r} with arguments {sorted(kwargs)}: {err}; its arguments are {allowed}"
             ) from err
-    if config.get("_partial_", False):
+    if partial:
         return functools.partial(target, *args, **kwargs)
     return target(*args, **kwargs)

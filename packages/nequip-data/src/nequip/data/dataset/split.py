@@ -1,11 +1,14 @@
 """Reproducible random splits of a dataset into named subsets (train, val, test, ...)."""
 
+import logging
 import math
 from numbers import Integral, Real
 from typing import Dict, List, Union
 
 import torch
 from torch.utils.data import Dataset, Subset
+
+logger = logging.getLogger(__name__)
 
 
 def split_lengths(num_frames: int, split_dict: Dict[str, Union[int, float]]) -> Dict[str, int]:
@@ -54,6 +57,9 @@ def random_split_indices(num_frames: int, split_dict: Dict[str, Union[int, float
     this gives the same subsets as upstream NequIP (``torch.utils.data.random_split``).
     """
     counts = split_lengths(num_frames, split_dict)
+    empty = [name for name, count in counts.items() if count == 0]
+    if empty:
+        logger.warning("random split of %d frames by %s leaves %s empty", num_frames, split_dict, empty)
     permutation = torch.randperm(num_frames, generator=torch.Generator().manual_seed(int(seed))).tolist()
     out, start = {}, 0
     for name, count in counts.items():
