@@ -247,3 +247,44 @@ def test_dataset_modules_do_not_import_lightning():
 def test_docstring_example():
     result = doctest.testmod(base, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_lightning_resume_keeps_shuffle_order(tmp_path):
+    """Resuming from a checkpoint continues the training shuffle where it stopped."""
+    import lightning
+
+    class Recorder(lightning.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+            self.seen = []
+
+        def training_step(self, batch, batch_idx):
+            self.seen.append(batch[keys.FRAME_INDEX_KEY].tolist())
+            return ((batch[keys.TOTAL_ENERGY_KEY] - self.weight) ** 2).mean()
+
+        def validation_step(self, batch, batch_idx):
+            pass
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    def run(max_epochs, root, ckpt_path=None):
+        datamodule = NequIPDataModule(
+            seed=1,
+            split_dataset={"dataset": {**EMT_CONFIG, "transforms": []}, "train": 0.8, "val": 0.2},
+            train_dataloader={"batch_size": 4, "shuffle": True},
+        )
+        trainer = lightning.Trainer(
+            max_epochs=max_epochs, default_root_dir=root, logger=False, enable_progress_bar=False,
+            enable_model_summary=False, accelerator="cpu",
+        )
+        module = Recorder()
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        return module.seen, trainer
+
+    uninterrupted, _ = run(2, tmp_path / "a")
+    first, trainer = run(1, tmp_path / "b")
+    resumed, _ = run(2, tmp_path / "b", ckpt_path=trainer.checkpoint_callback.best_model_path)
+    assert first + resumed == uninterrupted
+    assert uninterrupted[:2] != uninterrupted[2:]  # the two epochs are shuffled differently

@@ -61,12 +61,6 @@ def locate(path: str) -> Callable:
     raise ValueError(f"{_TARGET} {path!r}: no module {parts[0]!r} can be imported")
 
 
-def is_target_config(config: Any) -> bool:
-    """True for a dict (or OmegaConf dict) that names a ``_target_``."""
-    try:
-        return _TARGET in config and not isinstance(config, (str, list))
-    except TypeError:
-        return False
 
 
 def instantiate(config: Any, **overrides: Any) -> Any:

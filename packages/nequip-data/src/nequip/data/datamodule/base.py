@@ -271,6 +271,11 @@ class NequIPDataModule(lightning.LightningDataModule):
         """Restore what :meth:`state_dict` saved; dataloader states apply when they are built."""
         self.train_generator_state = state_dict["train_generator_state"]
         self.generator_state = state_dict["generator_state"]
+        # Lightning restores after setup(): generators built there take the restored state too
+        if self.train_generator is not None:
+            self.train_generator.set_state(self.train_generator_state)
+        if self.generator is not None:
+            self.generator.set_state(self.generator_state)
         self._dataloader_states = {key: value for key, value in state_dict.items() if key.startswith("_")}
 
     # === statistics ===
