@@ -306,3 +306,14 @@ def test_atom_types_outside_type_names_is_an_error():
     )
     with pytest.raises(ValueError, match=r"atom_types \[0, 2\] outside 0..1"):
         manager.get_statistics(FRAMES[1:2])
+
+
+def test_single_type():
+    mapper, nl = ChemicalSpeciesToAtomTypeMapper(["Cu"]), NeighborListTransform(R_MAX)
+    cu_only = [atoms for atoms in ATOMS if set(atoms.get_chemical_symbols()) == {"Cu"}]
+    frames = [nl(mapper(nequip.data.from_ase(atoms))) for atoms in cu_only]
+    stats = nequip.data.CommonDataStatisticsManager(type_names=["Cu"]).get_statistics(frames)
+    per_atom = [atoms.get_potential_energy() / len(atoms) for atoms in cu_only]
+    assert stats["per_type_atom_energy_lstsq"]["Cu"] == pytest.approx(np.mean(per_atom), rel=1e-12)
+    forces = np.concatenate([atoms.get_forces() for atoms in cu_only])
+    assert stats["per_type_forces_rms"] == {"Cu": pytest.approx(np.sqrt(np.mean(forces**2)), rel=1e-12)}

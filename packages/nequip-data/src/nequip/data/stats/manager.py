@@ -299,7 +299,7 @@ class DataStatisticsManager(torch.nn.Module):
                 stats[name] = metric.compute().item()
                 continue
             if kind == "composition":
-                values = metric.compute().tolist()
+                values = metric.compute().reshape(-1).tolist()
             else:
                 values = [m.compute().item() for m in metric]
             slots = self._type_keys(kind)
