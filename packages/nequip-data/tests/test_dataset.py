@@ -309,3 +309,19 @@ def test_convert_to_lmdb_sources(tmp_path, cuau_xyz):
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("name", ["emt_cuau.xyz", "xtb_ethanol.xyz"])
+def test_fast_extxyz_reader_gives_the_same_frames_as_ase(name):
+    path = SHARED_EMT_CUAU.parent / name
+    if not path.exists():
+        pytest.skip(f"shared data set not found at {path} (expected ../shared/data beside the repo root)")
+    fast = ASEDataset(str(path), ase_args={"index": ":40"})
+    reference = ASEDataset(str(path), ase_args={"index": ":40", "format": "extxyz"})
+    assert fast.ase_args["format"] == "cextxyz" and len(fast) == len(reference) == 40
+    for idx in range(len(fast)):
+        a, b = fast[idx], reference[idx]
+        assert a.keys() == b.keys()
+        assert keys.TOTAL_ENERGY_KEY in a and keys.FORCE_KEY in a
+        for field in a:
+            assert torch.equal(a[field], b[field]), (idx, field)

@@ -67,7 +67,8 @@ def from_ase(
     Geometry (positions, atomic numbers, cell, pbc) always comes along. Labels are read
     from the attached calculator's results (energy, free_energy, forces, stress, energies,
     magmoms, charges, dipole, ...), then from ``atoms.info`` (per-frame) and
-    ``atoms.arrays`` (per-atom).
+    ``atoms.arrays`` (per-atom), where ASE's property names (``energy``, ``forces``, ...)
+    mean the same fields as in calculator results.
 
     Args:
         atoms: the structure. A non-periodic structure without a cell gets a zero cell.
@@ -92,7 +93,7 @@ def from_ase(
             sources[key_mapping.get(name, _ASE_RESULTS.get(name, name))] = value
     for container, kind in ((atoms.info, "graph"), (atoms.arrays, "node")):
         for name, value in container.items():
-            field = key_mapping.get(name, name)
+            field = key_mapping.get(name, _ASE_RESULTS.get(name, name))
             if field in _GEOMETRY or name in _GEOMETRY:
                 continue
             if field in include_keys:

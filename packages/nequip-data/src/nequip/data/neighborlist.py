@@ -27,7 +27,7 @@ def _frame_label(data: AtomicDataDict.Type, idx: int) -> str:
 def neighbors_of_frame(
     positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, r_max: float
 ) -> tuple:
-    """Full neighbor list of one frame: ``(i, j, shifts, distances)`` sorted by ``i``.
+    """Full neighbor list of one frame: ``(i, j, shifts, distances)``.
 
     Every pair closer than ``r_max`` appears in both directions; images of an atom in other
     cells are included (``shifts`` != 0), the atom itself with zero shift is not.
@@ -43,7 +43,7 @@ def neighbors_of_frame(
             )
     else:
         cell = np.zeros((3, 3))
-    calculator = NeighborList(cutoff=float(r_max), full_list=True, sorted=True)
+    calculator = NeighborList(cutoff=float(r_max), full_list=True)
     i, j, shifts, distances = calculator.compute(
         points=np.ascontiguousarray(positions, dtype=np.float64),
         box=cell,

@@ -1,5 +1,6 @@
 """Dataset of any file that ASE can read (extxyz, ASE trajectories, VASP OUTCAR, ...)."""
 
+from pathlib import Path
 from typing import Any, Callable, Dict, List
 
 import ase.io
@@ -7,6 +8,11 @@ import ase.io
 from .. import AtomicDataDict
 from ..ase_convert import from_ase
 from .base import AtomicDataset, check_file_exists, with_context
+
+# libAtoms' C extxyz parser (the ``ase-extxyz`` plugin): the same frames as ASE's own
+# ``extxyz`` reader, 4-10x faster. ``ase_args: {format: extxyz}`` selects ASE's reader.
+FAST_EXTXYZ_FORMAT = "cextxyz"
+EXTXYZ_SUFFIXES = (".xyz", ".extxyz")
 
 
 class ASEDataset(AtomicDataset):
@@ -19,8 +25,9 @@ class ASEDataset(AtomicDataset):
     Args:
         file_path: path to the file.
         transforms: callables ``data -> data`` applied to each frame, in order.
-        ase_args: extra keyword arguments for ``ase.io.read``, e.g. ``{"format": "extxyz"}``;
-            ``index`` defaults to ``":"`` (all frames).
+        ase_args: extra keyword arguments for ``ase.io.read``, e.g. ``{"format": "vasp-out"}``;
+            ``index`` defaults to ``":"`` (all frames). ``.xyz``/``.extxyz`` files are read
+            with libAtoms' C parser (format ``cextxyz``) unless a format is given.
         include_keys: extra ``info``/``arrays`` entries to keep as fields.
         exclude_keys: fields to drop.
         key_mapping: renames of file keys to field names, e.g. ``{"REF_energy": "total_energy"}``.
@@ -50,6 +57,8 @@ class ASEDataset(AtomicDataset):
             raise ValueError(f"ase_args must not contain 'filename' (got {ase_args['filename']!r}); use file_path")
         ase_args.setdefault("index", ":")
         ase_args.setdefault("parallel", False)
+        if Path(self.file_path).suffix.lower() in EXTXYZ_SUFFIXES:
+            ase_args.setdefault("format", FAST_EXTXYZ_FORMAT)
         self.ase_args = ase_args
         try:
             atoms_list = ase.io.read(self.file_path, **ase_args)
