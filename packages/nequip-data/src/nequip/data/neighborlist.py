@@ -51,6 +51,8 @@ def neighbors_of_frame(
         quantities="ijSd",
     )
     inside = distances < r_max  # strictly inside, as ASE and matscipy (vesin keeps d == r_max)
+    if inside.all():
+        return i, j, shifts, distances
     return i[inside], j[inside], shifts[inside], distances[inside]
 
 
@@ -94,23 +96,30 @@ def compute_neighborlist_(
     for idx, count in enumerate(counts):
         stop = start + int(count)
         i, j, shifts, distances = neighbors_of_frame(pos[start:stop], cells[idx], pbcs[idx], r_max)
-        overlapping = distances < OVERLAP_TOLERANCE
-        if overlapping.any():
+        if len(distances) and distances.min() < OVERLAP_TOLERANCE:
+            overlapping = distances < OVERLAP_TOLERANCE
             a, b = int(i[overlapping][0]), int(j[overlapping][0])
             raise ValueError(
                 f"{_frame_label(data, idx)}: atoms {a} and {b} are at the same position "
                 f"({pos[start + a].tolist()}, distance {float(distances[overlapping][0]):.3g})"
             )
-        edge_indices.append(np.stack([i, j]).astype(np.int64) + start)
+        pairs = np.empty((2, len(i)), dtype=np.int64)
+        pairs[0], pairs[1] = i, j
+        if start:
+            pairs += start
+        edge_indices.append(pairs)
         edge_shifts.append(shifts)
         edge_lengths.append(distances)
         start = stop
 
-    edge_index = torch.from_numpy(np.concatenate(edge_indices, axis=1))
-    edge_cell_shift = torch.from_numpy(np.concatenate(edge_shifts, axis=0).astype(np.float64))
+    def joined(arrays, axis=0):
+        return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=axis)
+
+    edge_index = torch.from_numpy(joined(edge_indices, axis=1))
+    edge_cell_shift = torch.from_numpy(joined(edge_shifts).astype(np.float64))
     if per_edge_type_cutoff is not None:
         types = data[keys.ATOM_TYPE_KEY].cpu()
-        lengths = torch.from_numpy(np.concatenate(edge_lengths))
+        lengths = torch.from_numpy(joined(edge_lengths))
         cutoff = per_edge_type_cutoff.to(torch.float64)[types[edge_index[0]], types[edge_index[1]]]
         keep = lengths < cutoff
         edge_index, edge_cell_shift = edge_index[:, keep], edge_cell_shift[keep]
