@@ -1,0 +1,16 @@
+"""Pure tensor kernels of the graph layers: scatter-sum and the edge tensor-product convolution.
+
+Each fast kernel has a slow, obviously-correct reference beside it; the tests compare them.
+"""
+
+from .scatter import HAS_TORCH_SCATTER, scatter_sum, scatter_sum_reference
+from .tensor_product import ReferenceTensorProductScatter, TensorProductScatter, uvu_instructions
+
+__all__ = [
+    "HAS_TORCH_SCATTER",
+    "scatter_sum",
+    "scatter_sum_reference",
+    "TensorProductScatter",
+    "ReferenceTensorProductScatter",
+    "uvu_instructions",
+]
