@@ -101,8 +101,9 @@ def test_graph_model_validation():
     seq = SequentialGraphNetwork([_Writes(keys.FORCE_KEY, "1o")])
     with pytest.raises(ValueError, match="model_dtype='float16'"):
         GraphModel(seq, type_names=["H"], r_max=4.0, model_dtype="float16")
-    with pytest.raises(ValueError, match="parameter 'module0.scale' has dtype torch.float32"):
-        GraphModel(seq, type_names=["H"], r_max=4.0, model_dtype="float64")
+    with pytest.raises(ValueError, match="parameter 'module0.scale' has dtype torch.float16"):
+        GraphModel(seq.to(torch.float16), type_names=["H"], r_max=4.0, model_dtype="float32")
+    seq.to(torch.float32)
     with pytest.raises(ValueError, match="r_max must be positive"):
         GraphModel(seq, type_names=["H"], r_max=0.0, model_dtype="float32")
     with pytest.raises(ValueError, match="type_names"):

@@ -52,7 +52,6 @@ _MODEL_INPUT_FIELDS: Dict[str, Optional[str]] = {
     keys.POSITIONS_KEY: "1o",
     keys.EDGE_INDEX_KEY: None,
     keys.EDGE_CELL_SHIFT_KEY: None,
-    keys.EDGE_VECTORS_KEY: "1o",
     keys.CELL_KEY: "1o",
     keys.PBC_KEY: None,
     keys.BATCH_KEY: None,
@@ -235,17 +234,20 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
     """Top-level wrapper of a complete model, with its metadata and dtype rules.
 
     ``forward`` copies only the model's input fields out of the given dict (so the model
-    never writes into the caller's dict), casts positions, cell and edge vectors to
-    float64 (geometry is always built in float64; embeddings are cast to ``model_dtype``
-    by the layers that make them), runs the model, and returns energies, forces, stress
-    and virial as float64.
+    never writes into the caller's dict), casts positions and cell to float64, runs the
+    model, and returns energies, forces, stress and virial as float64. Geometry (edge
+    vectors, lengths, spherical harmonics, radial basis) is always computed in float64
+    from float64 positions and cast to ``model_dtype`` by the embedding layers, as in
+    upstream NequIP: rounding the positions to float32 first would lose precision in large
+    periodic cells, and forces come out of autograd in float64 directly.
 
     Args:
         model: the wrapped graph module (e.g. a ``ForceStressOutput``).
         type_names: atom type names, in type-index order.
         r_max: the cutoff radius (length units of the data); the neighbor list must use it.
         model_dtype: ``"float32"`` or ``"float64"`` (or the torch dtype), the dtype of the
-            weights; every floating parameter of ``model`` must have it.
+            weights; every floating parameter of ``model`` must have it, except float64
+            ones (per-type energy scales/shifts and Bessel frequencies act on float64).
         per_edge_type_cutoff: optional full table ``{center: {neighbor: cutoff}}``.
         model_input_fields: extra data fields the model reads -> irreps.
         metadata: extra plain-data metadata (``str -> str``) kept for export/checkpoints.
@@ -279,7 +281,7 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
         if not float(r_max) > 0:
             raise ValueError(f"r_max must be positive, got {r_max!r}")
         for name, param in model.named_parameters():
-            if param.is_floating_point() and param.dtype != _DTYPES[model_dtype]:
+            if param.is_floating_point() and param.dtype not in (_DTYPES[model_dtype], torch.float64):
                 raise ValueError(
                     f"parameter {name!r} has dtype {param.dtype}, but model_dtype={model_dtype!r}; "
                     "build the model under torch.set_default_dtype or call .to(dtype)"
@@ -336,7 +338,7 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
         for field in self.model_input_fields:
             if field in data:
                 new_data[field] = data[field]
-        for field in (keys.POSITIONS_KEY, keys.CELL_KEY, keys.EDGE_VECTORS_KEY):
+        for field in (keys.POSITIONS_KEY, keys.CELL_KEY):
             if field in new_data and new_data[field].dtype != torch.float64:
                 new_data[field] = new_data[field].to(torch.float64)
         out = self.model(new_data)

@@ -1,0 +1,151 @@
+"""The NequIP interaction block: equivariant convolution of neighbor features.
+
+For atom i with features x (upstream NequIP's ``InteractionBlock``):
+
+1. optional self-connection ``sc_i = FCTP(x_i, node_attrs_i)`` (a fully connected tensor
+   product with the type embedding), computed from the input features;
+2. ``h = Linear_1(x)``, then ``h_j <- h_j / sqrt(avg_num_neighbors[t_j])`` (one value, or
+   one per type, applied to the features before they are sent along edges, as upstream);
+3. ``m_i = sum_{j in N(i)} TP(h_j, Y(r_ij); w(r_ij))``: the "uvu" tensor product with the
+   edge spherical harmonics, weighted per edge and path by a radial MLP of the edge
+   embedding (:class:`nequip.nn.kernels.TensorProductScatter`);
+4. ``out_i = Linear_2(m_i) (+ sc_i)``.
+
+No biases anywhere: an atom without neighbors gets ``out_i = sc_i``, and exactly 0 when
+``use_sc=False`` (as in the first layer).
+"""
+
+import math
+from typing import Any, Mapping, Optional, Sequence, Type, Union
+
+import torch
+from e3nn import o3
+
+from nequip.data import AtomicDataDict, keys
+
+from .graph_module import GraphModuleMixin
+from .kernels.tensor_product import TensorProductScatter
+from .mlp import ScalarMLPFunction
+
+AvgNumNeighbors = Union[float, Mapping[str, float]]
+
+
+def avg_num_neighbors_factors(avg_num_neighbors: AvgNumNeighbors, type_names: Optional[Sequence[str]]) -> torch.Tensor:
+    """``1 / sqrt(avg_num_neighbors)`` as a (1,) tensor (one value) or (num_types,) tensor (per type).
+
+    Args:
+        avg_num_neighbors: a positive number, or a dict with one positive number per type name.
+        type_names: the model's atom types (required for a dict).
+
+    Raises:
+        ValueError: for ``None``, a list, non-positive values, or dict keys that are not
+            exactly ``type_names`` (naming the missing and extra keys).
+    """
+    if isinstance(avg_num_neighbors, bool) or avg_num_neighbors is None:
+        raise ValueError(
+            f"avg_num_neighbors must be a positive number or a dict {{type name: number}}, got {avg_num_neighbors!r}"
+        )
+    if isinstance(avg_num_neighbors, (int, float)):
+        values = [float(avg_num_neighbors)]
+    elif isinstance(avg_num_neighbors, Mapping):
+        if type_names is None:
+            raise ValueError("avg_num_neighbors given per type needs type_names")
+        missing = [t for t in type_names if t not in avg_num_neighbors]
+        extra = [k for k in avg_num_neighbors if k not in type_names]
+        if missing or extra:
+            raise ValueError(
+                f"avg_num_neighbors must have exactly one entry per type name {list(type_names)}; "
+                f"missing {missing}, unknown {extra}"
+            )
+        values = [float(avg_num_neighbors[t]) for t in type_names]
+    else:
+        raise ValueError(
+            f"avg_num_neighbors must be a number or a dict {{type name: number}} (lists are not accepted), "
+            f"got {type(avg_num_neighbors).__name__} {avg_num_neighbors!r}"
+        )
+    if not all(v > 0 for v in values):
+        raise ValueError(f"avg_num_neighbors values must be positive, got {avg_num_neighbors!r}")
+    return torch.tensor([1.0 / math.sqrt(v) for v in values])
+
+
+class InteractionBlock(GraphModuleMixin, torch.nn.Module):
+    """NequIP convolution (see module docstring); writes ``node_features`` with ``irreps_out``.
+
+    Args:
+        irreps_in: available fields; needs ``node_features``, ``node_attrs``, ``edge_attrs``
+            (spherical harmonics, multiplicity 1) and ``edge_embedding`` (even scalars).
+        irreps_out: irreps of the output node features.
+        radial_mlp_depth: hidden layers of the radial MLP (default 1).
+        radial_mlp_width: hidden width of the radial MLP (default 8; NequIPGNNModel uses 128).
+        use_sc: add the self-connection (default ``True``).
+        avg_num_neighbors: normalization of the neighbor sum (number or per-type dict); required.
+        type_names: atom type names (required for a per-type ``avg_num_neighbors``).
+        tp_scatter: convolution kernel class (default the fast
+            :class:`~nequip.nn.kernels.TensorProductScatter`; tests pass the reference).
+    """
+
+    def __init__(
+        self,
+        irreps_in: Mapping[str, Any],
+        irreps_out: Union[str, o3.Irreps],
+        radial_mlp_depth: int = 1,
+        radial_mlp_width: int = 8,
+        use_sc: bool = True,
+        avg_num_neighbors: Optional[AvgNumNeighbors] = None,
+        type_names: Optional[Sequence[str]] = None,
+        tp_scatter: Type[torch.nn.Module] = TensorProductScatter,
+    ):
+        super().__init__()
+        required = [keys.NODE_FEATURES_KEY, keys.NODE_ATTRS_KEY, keys.EDGE_ATTRS_KEY, keys.EDGE_EMBEDDING_KEY]
+        self._init_irreps(
+            irreps_in=irreps_in, required_irreps_in=required, irreps_out={keys.NODE_FEATURES_KEY: irreps_out}
+        )
+        embedding = self.irreps_in[keys.EDGE_EMBEDDING_KEY]
+        if embedding is None or any(ir.l != 0 or ir.p != 1 for _, ir in embedding):
+            raise ValueError(f"InteractionBlock needs edge_embedding to be even scalars 'Nx0e', got {embedding}")
+        norm = avg_num_neighbors_factors(avg_num_neighbors, type_names)
+        self.per_type_norm = norm.numel() > 1
+        self.register_buffer("_norm", norm.view(-1, 1).to(torch.get_default_dtype()), persistent=False)
+        self.avg_num_neighbors = avg_num_neighbors
+        self.use_sc = use_sc
+
+        feature_in = self.irreps_in[keys.NODE_FEATURES_KEY]
+        feature_out = self.irreps_out[keys.NODE_FEATURES_KEY]
+        self.linear_1 = o3.Linear(feature_in, feature_in)
+        self.tp_scatter = tp_scatter(feature_in, self.irreps_in[keys.EDGE_ATTRS_KEY], feature_out)
+        self.edge_mlp = ScalarMLPFunction(
+            embedding.num_irreps,
+            self.tp_scatter.weight_numel,
+            hidden_layers_depth=radial_mlp_depth,
+            hidden_layers_width=radial_mlp_width,
+            nonlinearity="silu",
+            bias=False,
+        )
+        self.linear_2 = o3.Linear(self.tp_scatter.irreps_mid.simplify(), feature_out)
+        self.sc = (
+            o3.FullyConnectedTensorProduct(feature_in, self.irreps_in[keys.NODE_ATTRS_KEY], feature_out)
+            if use_sc
+            else None
+        )
+
+    def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
+        x = data[keys.NODE_FEATURES_KEY]
+        sc = self.sc(x, data[keys.NODE_ATTRS_KEY]) if self.sc is not None else None
+        x = self.linear_1(x)
+        if self.per_type_norm:
+            x = x * torch.index_select(self._norm, 0, data[keys.ATOM_TYPE_KEY].view(-1))
+        else:
+            x = x * self._norm
+        edge_index = data[keys.EDGE_INDEX_KEY]
+        x = self.tp_scatter(
+            x,
+            data[keys.EDGE_ATTRS_KEY],
+            self.edge_mlp(data[keys.EDGE_EMBEDDING_KEY]),
+            edge_index[0],
+            edge_index[1],
+        )
+        x = self.linear_2(x)
+        if sc is not None:
+            x = x + sc
+        data[keys.NODE_FEATURES_KEY] = x
+        return data

@@ -1,0 +1,186 @@
+"""Scalar multilayer perceptrons (radial networks, readouts) and the table of nonlinearities.
+
+Weights are drawn from U(-sqrt(3), sqrt(3)) (unit variance) and scaled in ``forward`` by
+``gain / sqrt(fan_in)`` (``gain = sqrt(2)`` after a nonlinearity, else 1), so activations
+keep unit variance, as in upstream NequIP.
+"""
+
+import math
+from typing import Any, Callable, Dict, Mapping, Optional
+
+import torch
+from e3nn import o3
+
+from nequip.data import AtomicDataDict, keys
+
+from .graph_module import GraphModuleMixin
+
+
+class ShiftedSoftplus(torch.nn.Module):
+    """softplus(x) - log(2): zero at zero."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.softplus(x) - math.log(2.0)
+
+
+#: Allowed ``nonlinearity`` names -> module constructors. ``None``, ``"None"`` and
+#: ``"null"`` mean no nonlinearity (a deep linear network).
+NONLINEARITIES: Dict[Optional[str], Callable[[], torch.nn.Module]] = {
+    None: torch.nn.Identity,
+    "None": torch.nn.Identity,
+    "null": torch.nn.Identity,
+    "silu": torch.nn.SiLU,
+    "mish": torch.nn.Mish,
+    "gelu": torch.nn.GELU,
+    "ssp": ShiftedSoftplus,
+    "tanh": torch.nn.Tanh,
+    "sigmoid": torch.nn.Sigmoid,
+    "softplus": torch.nn.Softplus,
+}
+
+
+def nonlinearity_module(name: Optional[str], argument: str = "nonlinearity") -> torch.nn.Module:
+    """Instantiate the nonlinearity called ``name`` from :data:`NONLINEARITIES`.
+
+    Raises:
+        ValueError: for a name not in the table, listing the allowed names.
+    """
+    if name not in NONLINEARITIES:
+        raise ValueError(f"{argument}={name!r} is not allowed; allowed are {list(NONLINEARITIES)}")
+    return NONLINEARITIES[name]()
+
+
+class ScalarLinear(torch.nn.Module):
+    """``y = x @ (alpha * W) (+ b)`` with W (in, out) of unit-variance entries.
+
+    Args:
+        in_features: input width.
+        out_features: output width.
+        alpha: fixed scale of the weights.
+        bias: add a learned bias (zero-initialized).
+    """
+
+    def __init__(self, in_features: int, out_features: int, alpha: float = 1.0, bias: bool = False):
+        super().__init__()
+        self.in_features, self.out_features, self.alpha = in_features, out_features, float(alpha)
+        self.weight = torch.nn.Parameter(torch.empty(in_features, out_features).uniform_(-math.sqrt(3), math.sqrt(3)))
+        self.bias = torch.nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight * self.alpha
+        if self.bias is None:
+            return torch.mm(x, weight)
+        return torch.addmm(self.bias, x, weight)
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_features}, out={self.out_features}, alpha={self.alpha:.4f}, bias={self.bias is not None}"
+
+
+class ScalarMLPFunction(torch.nn.Module):
+    """An MLP on plain tensors: ``input_dim -> [hidden_layers_width] * depth -> output_dim``.
+
+    Args:
+        input_dim: input width.
+        output_dim: output width.
+        hidden_layers_depth: number of hidden layers (0: a single linear layer).
+        hidden_layers_width: width of the hidden layers (required if depth > 0).
+        nonlinearity: a name in :data:`NONLINEARITIES` (default ``"silu"``), applied after
+            every layer but the last.
+        bias: learned biases (default ``False``; keep it off on the energy path).
+        forward_weight_init: normalize by fan-in (keeps forward activations at unit
+            variance, default) instead of fan-out.
+
+    Example:
+        >>> mlp = ScalarMLPFunction(4, 1, hidden_layers_depth=1, hidden_layers_width=8)
+        >>> mlp(torch.randn(3, 4)).shape
+        torch.Size([3, 1])
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        hidden_layers_depth: int = 0,
+        hidden_layers_width: Optional[int] = None,
+        nonlinearity: Optional[str] = "silu",
+        bias: bool = False,
+        forward_weight_init: bool = True,
+    ):
+        super().__init__()
+        for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if not (isinstance(value, int) and value > 0):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not (isinstance(hidden_layers_depth, int) and hidden_layers_depth >= 0):
+            raise ValueError(f"hidden_layers_depth must be an integer >= 0, got {hidden_layers_depth!r}")
+        if hidden_layers_depth > 0 and not (isinstance(hidden_layers_width, int) and hidden_layers_width > 0):
+            raise ValueError(
+                f"hidden_layers_width must be a positive integer when hidden_layers_depth={hidden_layers_depth}, "
+                f"got {hidden_layers_width!r}"
+            )
+        nonlinearity_module(nonlinearity)  # validate the name
+        self.dims = [input_dim] + [hidden_layers_width] * hidden_layers_depth + [output_dim]
+        has_act = NONLINEARITIES[nonlinearity] is not torch.nn.Identity
+        num_layers = len(self.dims) - 1
+        layers = []
+        for layer, (h_in, h_out) in enumerate(zip(self.dims, self.dims[1:])):
+            if forward_weight_init:
+                gain = math.sqrt(2) if (has_act and layer > 0) else 1.0
+                fan = h_in
+            else:
+                gain = math.sqrt(2) if (has_act and layer < num_layers - 1) else 1.0
+                fan = h_out
+            layers.append(ScalarLinear(h_in, h_out, alpha=gain / math.sqrt(fan), bias=bias))
+            if layer < num_layers - 1 and has_act:
+                layers.append(nonlinearity_module(nonlinearity))
+        self.mlp = torch.nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., input_dim) -> (..., output_dim)."""
+        return self.mlp(x)
+
+
+class ScalarMLP(GraphModuleMixin, torch.nn.Module):
+    """Apply a :class:`ScalarMLPFunction` to a field of even scalars (e.g. the per-atom readout).
+
+    Args:
+        output_dim: output width; the output field gets irreps ``{output_dim}x0e``.
+        hidden_layers_depth, hidden_layers_width, nonlinearity, bias, forward_weight_init:
+            see :class:`ScalarMLPFunction`.
+        field: input field, ``node_features`` by default; must be ``Nx0e``.
+        out_field: output field (default: ``field``).
+        irreps_in: fields available before this module.
+    """
+
+    def __init__(
+        self,
+        output_dim: int,
+        hidden_layers_depth: int = 0,
+        hidden_layers_width: Optional[int] = None,
+        nonlinearity: Optional[str] = "silu",
+        bias: bool = False,
+        forward_weight_init: bool = True,
+        field: str = keys.NODE_FEATURES_KEY,
+        out_field: Optional[str] = None,
+        irreps_in: Optional[Mapping[str, Any]] = None,
+    ):
+        super().__init__()
+        self.field = field
+        self.out_field = field if out_field is None else out_field
+        self._init_irreps(irreps_in=irreps_in, required_irreps_in=[field])
+        irreps = self.irreps_in[field]
+        if irreps is None or len(irreps) != 1 or irreps[0].ir.l != 0 or irreps[0].ir.p != 1:
+            raise ValueError(f"ScalarMLP needs field {field!r} to be even scalars 'Nx0e', got {irreps}")
+        self.mlp = ScalarMLPFunction(
+            irreps[0].mul,
+            output_dim,
+            hidden_layers_depth=hidden_layers_depth,
+            hidden_layers_width=hidden_layers_width,
+            nonlinearity=nonlinearity,
+            bias=bias,
+            forward_weight_init=forward_weight_init,
+        )
+        self.irreps_out[self.out_field] = o3.Irreps(f"{output_dim}x0e")
+
+    def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
+        data[self.out_field] = self.mlp(data[self.field])
+        return data
