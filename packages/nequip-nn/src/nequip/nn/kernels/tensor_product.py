@@ -254,7 +254,7 @@ class TensorProductScatter(torch.nn.Module):
                 for part in messages.split(self._group_sizes[b], dim=1):
                     _, num_paths, d3 = self._groups[idx]
                     weighted = part.view(n, num_paths, d3, mul) * w_slice[idx].view(n, num_paths, 1, mul)
-                    outs[idx].index_add_(0, center, weighted.view(n, -1))
+                    outs[idx].index_add_(0, center, weighted.view(n, num_paths * d3 * mul))
                     idx += 1
         out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
         return torch.index_select(out, 1, self._perm)

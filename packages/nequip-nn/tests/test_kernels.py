@@ -1,0 +1,134 @@
+"""Kernels: scatter-sum and the tensor-product convolution against their slow references."""
+
+import pytest
+import torch
+from e3nn import o3
+
+from nequip.nn.kernels import scatter as scatter_module
+from nequip.nn.testkit import wigner_d
+from nequip.nn.kernels import (
+    HAS_TORCH_SCATTER,
+    ReferenceTensorProductScatter,
+    TensorProductScatter,
+    scatter_sum,
+    scatter_sum_reference,
+    uvu_instructions,
+)
+
+IRREPS = [
+    ("3x0e", 1),
+    ("3x0e+2x1o", 1),
+    ("2x0e+2x0o+2x1o+2x1e+2x2e+2x2o", 2),
+    ("4x0e+3x1o+2x2e", 2),
+    ("2x0e+2x1o+2x2e+1x3o", 3),
+]
+
+
+def _inputs(irreps_in, l_max, num_nodes=7, num_edges=40, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    sh_irreps = o3.Irreps.spherical_harmonics(l_max)
+    x = torch.randn(num_nodes, o3.Irreps(irreps_in).dim, generator=g, dtype=torch.float64)
+    vec = torch.randn(num_edges, 3, generator=g, dtype=torch.float64)
+    sh = o3.spherical_harmonics(sh_irreps, vec, True, "component")
+    center = torch.randint(0, num_nodes, (num_edges,), generator=g)
+    neighbor = torch.randint(0, num_nodes, (num_edges,), generator=g)
+    return sh_irreps, x, sh, center, neighbor
+
+
+@pytest.mark.parametrize("backend", ["index_add", "torch_scatter"])
+def test_scatter_sum_matches_reference(backend):
+    if backend == "torch_scatter" and not HAS_TORCH_SCATTER:
+        pytest.skip("torch-scatter is not installed")
+    src = torch.randn(50, 4, 3, dtype=torch.float64)
+    index = torch.randint(0, 6, (50,))
+    expected = torch.stack([src[index == k].sum(0) for k in range(8)])
+    torch.testing.assert_close(scatter_sum(src, index, 8, backend=backend), expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(scatter_sum_reference(src, index, 8), expected, rtol=0, atol=1e-12)
+    empty = scatter_sum(src[:0], index[:0], 3, backend=backend)
+    assert empty.shape == (3, 4, 3) and bool((empty == 0).all())
+
+
+def test_scatter_sum_rejects_unknown_backend():
+    with pytest.raises(ValueError, match="backend='cuda_magic'"):
+        scatter_sum(torch.zeros(2, 1), torch.zeros(2, dtype=torch.long), 1, backend="cuda_magic")
+    assert scatter_module.SCATTER_BACKEND in ("index_add", "torch_scatter")
+
+
+def test_instructions_follow_upstream_layout():
+    irreps_mid, instructions = uvu_instructions(o3.Irreps("2x0e+2x1o"), o3.Irreps("0e+1o"), o3.Irreps("2x0e+2x1o"))
+    # 0e x 0e -> 0e, 0e x 1o -> 1o, 1o x 0e -> 1o, 1o x 1o -> 0e (1e is not requested)
+    assert [ins[:2] for ins in instructions] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert str(irreps_mid) == "2x0e+2x0e+2x1o+2x1o"
+    assert all(mode == "uvu" and weighted for *_, mode, weighted in instructions)
+
+
+@pytest.mark.parametrize("irreps_in,l_max", IRREPS)
+@pytest.mark.parametrize("chunk", [1024, 7])
+def test_fast_convolution_matches_reference(irreps_in, l_max, chunk):
+    sh_irreps, x, sh, center, neighbor = _inputs(irreps_in, l_max)
+    with torch.random.fork_rng():
+        torch.set_default_dtype(torch.float64)
+        try:
+            fast = TensorProductScatter(irreps_in, sh_irreps, irreps_in, edge_chunk_size=chunk)
+            ref = ReferenceTensorProductScatter(irreps_in, sh_irreps, irreps_in)
+        finally:
+            torch.set_default_dtype(torch.float32)
+    assert fast.irreps_mid == ref.irreps_mid and fast.weight_numel == ref.weight_numel
+    weight = torch.randn(sh.shape[0], fast.weight_numel, dtype=torch.float64)
+    inputs = [t.clone().requires_grad_(t.is_floating_point()) for t in (x, sh, weight)]
+    ref_inputs = [t.clone().requires_grad_(True) for t in (x, sh, weight)]
+    out = fast(*inputs, center, neighbor)
+    expected = ref(*ref_inputs, center, neighbor)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-10)
+    # first and second derivatives (forces and their training gradients) agree too
+    probe = torch.randn_like(out)
+    grads = torch.autograd.grad((out * probe).sum(), inputs, create_graph=True)
+    ref_grads = torch.autograd.grad((expected * probe).sum(), ref_inputs, create_graph=True)
+    for g, r in zip(grads, ref_grads):
+        torch.testing.assert_close(g, r, rtol=0, atol=1e-10)
+    second = torch.autograd.grad(sum((g**2).sum() for g in grads), inputs)
+    ref_second = torch.autograd.grad(sum((g**2).sum() for g in ref_grads), ref_inputs)
+    for g, r in zip(second, ref_second):
+        torch.testing.assert_close(g, r, rtol=0, atol=1e-9)
+
+
+def test_convolution_without_edges_is_zero():
+    sh_irreps, x, sh, center, neighbor = _inputs("3x0e+2x1o", 1, num_edges=0)
+    tp = TensorProductScatter("3x0e+2x1o", sh_irreps, "3x0e+2x1o")
+    out = tp(x.float(), sh.float(), torch.zeros(0, tp.weight_numel), center, neighbor)
+    assert out.shape == (7, tp.irreps_mid.dim) and bool((out == 0).all())
+
+
+def test_convolution_validates_irreps():
+    with pytest.raises(ValueError, match="multiplicity 2"):
+        TensorProductScatter("2x0e", "2x0e", "2x0e")
+    with pytest.raises(ValueError, match="empty"):
+        TensorProductScatter("", "0e", "0e")
+
+
+def test_convolution_is_equivariant():
+    irreps = o3.Irreps("3x0e+2x1o+2x2e")
+    sh_irreps, x, _, center, neighbor = _inputs(irreps, 2)
+    torch.set_default_dtype(torch.float64)
+    try:
+        tp = TensorProductScatter(irreps, sh_irreps, irreps)
+    finally:
+        torch.set_default_dtype(torch.float32)
+    vec = torch.randn(center.shape[0], 3, dtype=torch.float64)
+    weight = torch.randn(center.shape[0], tp.weight_numel, dtype=torch.float64)
+    rot = o3.rand_matrix(dtype=torch.float64)
+    rot = -rot  # include the inversion
+    sh = lambda v: o3.spherical_harmonics(sh_irreps, v, True, "component")  # noqa: E731
+    out = tp(x, sh(vec), weight, center, neighbor)
+    out_rot = tp(x @ wigner_d(irreps, rot).T, sh(vec @ rot.T), weight, center, neighbor)
+    torch.testing.assert_close(out_rot, out @ wigner_d(tp.irreps_mid, rot).T, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", ["compile", "export"])
+def test_convolution_compiles(mode):
+    """torch.compile (aot_eager: tracing + autograd, no C++ build) and torch.export smoke tests."""
+    sh_irreps, x, sh, center, neighbor = _inputs("3x0e+2x1o", 1)
+    tp = TensorProductScatter("3x0e+2x1o", sh_irreps, "3x0e+2x1o")
+    args = (x.float(), sh.float(), torch.randn(sh.shape[0], tp.weight_numel), center, neighbor)
+    compiled = torch.compile(tp, backend="aot_eager", fullgraph=True) if mode == "compile" else torch.export.export(tp, args).module()
+    torch.testing.assert_close(compiled(*args), tp(*args), rtol=1e-5, atol=1e-5)
