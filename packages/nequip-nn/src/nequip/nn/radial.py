@@ -162,7 +162,7 @@ class BesselEdgeLengthEncoding(GraphModuleMixin, torch.nn.Module):
         irreps_in: fields available before this module.
 
     Example:
-        >>> enc = BesselEdgeLengthEncoding(r_max=4.0, num_bessels=2)
+        >>> enc = BesselEdgeLengthEncoding(r_max=4.0, num_bessels=2, irreps_in={keys.NORM_LENGTH_KEY: '0e'})
         >>> out = enc({keys.NORM_LENGTH_KEY: torch.tensor([0.25], dtype=torch.float64)})
         >>> out[keys.EDGE_EMBEDDING_KEY].shape
         torch.Size([1, 2])
