@@ -187,7 +187,9 @@ class TensorProductScatter(torch.nn.Module):
                 self._groups.append((block, num_paths, d3))
                 out_start += mul * num_paths * d3
             # (dim_sh, K * d1): couplings of all this block's paths, grouped by output dimension
-            self.register_buffer(f"_cg{block}", torch.cat(block_cg, dim=1).to(torch.get_default_dtype()))
+            self.register_buffer(
+                f"_cg{block}", torch.cat(block_cg, dim=1).to(torch.get_default_dtype()), persistent=False
+            )
             self._blocks.append((i1, mul, ir1.dim, sum(c.shape[1] for c in block_cg) // ir1.dim))
             weight_start += mul * len(paths)
         self.weight_numel = weight_start
