@@ -43,7 +43,8 @@ def neighbors_of_frame(
             )
     else:
         cell = np.zeros((3, 3))
-    calculator = NeighborList(cutoff=float(r_max), full_list=True)
+    # one thread: faster for small frames, and DataLoader workers already run frames in parallel
+    calculator = NeighborList(cutoff=float(r_max), full_list=True, n_threads=1)
     i, j, shifts, distances = calculator.compute(
         points=np.ascontiguousarray(positions, dtype=np.float64),
         box=cell,
