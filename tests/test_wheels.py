@@ -1,0 +1,61 @@
+"""Each package builds its own wheel, and nequip-data installs and imports alone.
+
+Uses the ``uv`` that runs the tests (``uv run`` sets ``$UV``); skipped without it.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+UV = os.environ.get("UV") or shutil.which("uv")
+PACKAGES = sorted(p.name for p in (REPO / "packages").iterdir() if (p / "pyproject.toml").exists())
+
+pytestmark = pytest.mark.skipif(UV is None, reason="uv is not on PATH (run the tests with `uv run pytest`)")
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheels")
+    for package in PACKAGES:
+        subprocess.run(
+            [UV, "build", "--package", package, "--wheel", "--out-dir", str(out), "--quiet"],
+            cwd=REPO,
+            check=True,
+        )
+    return {p.name.split("-")[0].replace("_", "-"): p for p in out.glob("*.whl")}
+
+
+def test_every_package_builds_a_wheel_without_namespace_inits(wheels):
+    assert sorted(wheels) == PACKAGES
+    for package, wheel in wheels.items():
+        names = zipfile.ZipFile(wheel).namelist()
+        assert "nequip/__init__.py" not in names, package
+        assert "nequip/nn/__init__.py" not in names, package
+        assert any(name.endswith(".py") for name in names), f"{package} wheel has no modules"
+
+
+def test_nequip_data_installs_alone(wheels, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([UV, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [UV, "pip", "install", "--quiet", "--python", str(python), str(wheels["nequip-data"])], check=True
+    )
+    code = (
+        "import importlib.util, nequip.data, nequip.data.dataset, nequip.data.stats, nequip.data.transforms;"
+        "assert importlib.util.find_spec('lightning') is None;"
+        "assert importlib.util.find_spec('hydra') is None;"
+        "assert importlib.util.find_spec('e3nn') is None;"
+        "from nequip.data.dataset import EMTTestDataset;"
+        "from nequip.data import CommonDataStatisticsManager;"
+        "print(len(EMTTestDataset(num_frames=2, supercell=(1, 1, 1))))"
+    )
+    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2"
