@@ -13,7 +13,7 @@ from nequip.data import AtomicDataDict, keys, to_ase
 from nequip.data.dataset import EMTTestDataset, random_split_indices
 
 pytest.importorskip("lightning", reason="the datamodules need nequip-data[lightning]")
-from nequip.data._instantiate import instantiate  # noqa: E402
+from nequip.data.config import instantiate  # noqa: E402
 from nequip.data.datamodule import ASEDataModule, NequIPDataModule, base  # noqa: E402
 
 TYPE_NAMES = ["Cu", "Au"]

@@ -2,7 +2,7 @@
 
 from typing import Any, Callable, Dict, List, Union
 
-from .._instantiate import to_plain
+from ..config import to_plain
 from ..dataset.base import check_file_exists
 from .base import NequIPDataModule
 

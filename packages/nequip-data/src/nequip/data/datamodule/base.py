@@ -9,7 +9,7 @@ import lightning
 import torch
 
 from .. import AtomicDataDict
-from .._instantiate import instantiate, locate, to_plain
+from ..config import instantiate, locate, to_plain
 from ..dataset.split import random_split, split_lengths
 
 logger = logging.getLogger(__name__)

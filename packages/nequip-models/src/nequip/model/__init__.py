@@ -1,0 +1,3 @@
+"""nequip.model: NequIP model builders and loading models from checkpoints."""
+
+__all__ = []
