@@ -57,7 +57,8 @@ class PerTypeScaleShift(GraphModuleMixin, torch.nn.Module):
         irreps_in: fields available before this module.
 
     Example:
-        >>> m = PerTypeScaleShift(["H", "O"], keys.PER_ATOM_ENERGY_KEY, scales=2.0, shifts={"H": -1.0, "O": -5.0})
+        >>> m = PerTypeScaleShift(["H", "O"], scales=2.0, shifts={"H": -1.0, "O": -5.0},
+        ...                       irreps_in={keys.PER_ATOM_ENERGY_KEY: "0e"})
         >>> data = {keys.PER_ATOM_ENERGY_KEY: torch.ones(2, 1), keys.ATOM_TYPE_KEY: torch.tensor([0, 1])}
         >>> m(data)[keys.PER_ATOM_ENERGY_KEY].view(-1).tolist()
         [1.0, -3.0]
