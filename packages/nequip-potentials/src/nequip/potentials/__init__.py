@@ -4,13 +4,11 @@ Graph modules that add these terms to a model live in :mod:`nequip.nn.pair_poten
 """
 
 from .elements import CHEMICAL_SYMBOLS, atomic_numbers_of
-from .envelope import polynomial_envelope
 from .zbl import COULOMB_CONSTANT, coulomb_constant, zbl_pair_energy, zbl_screening
 
 __all__ = [
     "CHEMICAL_SYMBOLS",
     "atomic_numbers_of",
-    "polynomial_envelope",
     "COULOMB_CONSTANT",
     "coulomb_constant",
     "zbl_pair_energy",

@@ -2,22 +2,10 @@
 
 from typing import Final, List, Sequence, Tuple
 
-#: Chemical symbols of the elements, Z = 1 (H) to Z = 118 (Og); index Z - 1.
-CHEMICAL_SYMBOLS: Final[Tuple[str, ...]] = (
-    "H", "He",
-    "Li", "Be", "B", "C", "N", "O", "F", "Ne",
-    "Na", "Mg", "Al", "Si", "P", "S", "Cl", "Ar",
-    "K", "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn",
-    "Ga", "Ge", "As", "Se", "Br", "Kr",
-    "Rb", "Sr", "Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd",
-    "In", "Sn", "Sb", "Te", "I", "Xe",
-    "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy",
-    "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W", "Re", "Os", "Ir", "Pt",
-    "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn",
-    "Fr", "Ra", "Ac", "Th", "Pa", "U", "Np", "Pu", "Am", "Cm", "Bk", "Cf",
-    "Es", "Fm", "Md", "No", "Lr", "Rf", "Db", "Sg", "Bh", "Hs", "Mt", "Ds",
-    "Rg", "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og",
-)  # fmt: skip
+import ase.data
+
+#: Chemical symbols of the elements, Z = 1 (H) to Z = 118 (Og); index Z - 1 (from ASE).
+CHEMICAL_SYMBOLS: Final[Tuple[str, ...]] = tuple(ase.data.chemical_symbols[1:])
 
 
 def atomic_numbers_of(chemical_species: Sequence[str], argument: str = "chemical_species") -> List[int]:

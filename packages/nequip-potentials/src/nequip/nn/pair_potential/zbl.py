@@ -7,8 +7,8 @@ from e3nn import o3
 
 from nequip.data import AtomicDataDict, keys
 from nequip.nn.graph_module import GraphModuleMixin
+from nequip.nn.radial import PolynomialCutoff
 from nequip.potentials.elements import atomic_numbers_of
-from nequip.potentials.envelope import polynomial_envelope
 from nequip.potentials.zbl import coulomb_constant, zbl_pair_energy
 
 
@@ -18,7 +18,7 @@ class ZBL(GraphModuleMixin, torch.nn.Module):
     Each directed edge i -> j adds half of the ZBL pair energy (exactly LAMMPS
     ``pair_style zbl`` without its switching, see :func:`nequip.potentials.zbl_pair_energy`)
     to the center atom i, multiplied by the polynomial envelope u(r_ij / r_max)
-    (:func:`nequip.potentials.polynomial_envelope`), so that with full neighbor lists
+    (:class:`nequip.nn.radial.PolynomialCutoff`), so that with full neighbor lists
     (both directions, as in ``AtomicDataDict``) the total is the sum over unordered pairs
     of E_ZBL(r) u(r / r_max), which goes smoothly to zero at r_max with its forces.
 
@@ -42,7 +42,7 @@ class ZBL(GraphModuleMixin, torch.nn.Module):
             module instead reads the reduced edge lengths r_ij / r_max
             (``keys.NORM_LENGTH_KEY``, written by the model's edge-length normalization,
             per-edge-type cutoffs included), which must then be in ``irreps_in``.
-        polynomial_cutoff_p: order p > 0 of the polynomial envelope (default 6).
+        polynomial_cutoff_p: order p >= 2 of the polynomial envelope (default 6).
         per_atom_energy_field: field to add the per-atom energy to, shape (N, 1); created
             if absent from the data. If present in ``irreps_in`` it must be ``1x0e``.
         irreps_in: fields available to this module -> irreps (given by the model builder).
@@ -103,8 +103,6 @@ class ZBL(GraphModuleMixin, torch.nn.Module):
             )
         if r_max is not None and not float(r_max) > 0:
             raise ValueError(f"r_max: got {r_max!r}; it must be a positive length (or None)")
-        if not float(polynomial_cutoff_p) > 0:
-            raise ValueError(f"polynomial_cutoff_p: got {polynomial_cutoff_p!r}; it must be > 0")
 
         self._init_irreps(
             irreps_in=irreps_in,
@@ -124,6 +122,7 @@ class ZBL(GraphModuleMixin, torch.nn.Module):
         self.use_norm_length = r_max is None
         self.r_max = 0.0 if r_max is None else float(r_max)
         self.polynomial_cutoff_p = float(polynomial_cutoff_p)
+        self.envelope = PolynomialCutoff(polynomial_cutoff_p)
         self.per_atom_energy_field = per_atom_energy_field
         #: (num_types,) float64, atomic number of each atom type
         self.register_buffer("atomic_numbers", torch.tensor(atomic_numbers, dtype=torch.float64))
@@ -142,7 +141,7 @@ class ZBL(GraphModuleMixin, torch.nn.Module):
         z_i = torch.index_select(z, 0, center)
         z_j = torch.index_select(z, 0, edge_index[1])
         pair_energy = zbl_pair_energy(r, z_i, z_j, units=self.units)
-        half_edge_energy = 0.5 * pair_energy * polynomial_envelope(x, self.polynomial_cutoff_p)
+        half_edge_energy = 0.5 * pair_energy * self.envelope(x)
 
         if self.per_atom_energy_field in data:
             previous = data[self.per_atom_energy_field]
