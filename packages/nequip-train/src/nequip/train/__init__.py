@@ -1,0 +1,3 @@
+"""nequip.train: training NequIP potentials with Lightning."""
+
+__all__ = []
