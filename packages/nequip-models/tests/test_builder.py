@@ -16,6 +16,7 @@ from nequip.model import (
     NequIPGNNModel,
     PresetNequIPGNNModel,
     model_builder,
+    model_from_config,
     override_model_compile_mode,
 )
 from nequip.nn.graph_module import GraphModel, SequentialGraphNetwork
@@ -70,15 +71,20 @@ def test_recorded_config_rebuilds_the_same_model_and_metadata(tiny_kwargs):
     assert config["polynomial_cutoff_p"] == 6  # defaults are recorded too
     assert model.metadata["per_edge_type_cutoff"] == "2.0 2.5 3.0 3.0"
     assert model.metadata["type_names"] == "H O" and model.metadata["r_max"] == "3.0"
-    rebuilt = instantiate(config)
+    rebuilt = model_from_config(config)
     assert type(rebuilt) is GraphModel
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), rebuilt.state_dict().values()))
 
 
-def test_hydra_style_config_with_positional_free_kwargs(tiny_kwargs):
+def test_hydra_style_configs(tiny_kwargs):
     config = {"_target_": "nequip.model.NequIPGNNModel", **tiny_kwargs}
-    model = instantiate(config)
-    assert model.model_config == NequIPGNNModel(**tiny_kwargs).model_config
+    expected = NequIPGNNModel(**tiny_kwargs).model_config
+    assert instantiate(config).model_config == expected  # hydra-convention instantiation
+    assert model_from_config(config).model_config == expected  # non-recursive, as a training module does
+    with pytest.raises(ValueError, match="'torch.nn.Linear' is not a model builder"):
+        model_from_config({"_target_": "torch.nn.Linear", "in_features": 1, "out_features": 1})
+    with pytest.raises(ValueError, match="needs? .*_target_|with a _target_"):
+        model_from_config(tiny_kwargs)
 
 
 def test_nested_builders_share_seed_and_only_the_outer_wraps(tiny_kwargs):

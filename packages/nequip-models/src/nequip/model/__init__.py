@@ -13,7 +13,7 @@ A config's ``model:`` section names a builder and its hyperparameters::
       per_type_energy_shifts: {C: -1.2, H: -0.3, O: -2.1}
 """
 
-from .builder import COMPILE_MODES, MODEL_DTYPES, model_builder, override_model_compile_mode
+from .builder import COMPILE_MODES, MODEL_DTYPES, model_builder, model_from_config, override_model_compile_mode
 from .checkpoint import (
     CHECKPOINT_FORMAT_VERSION,
     CHECKPOINT_KEY,
@@ -29,6 +29,7 @@ from .presets import NEQUIP_GNN_PRESETS, PRESET_SHARED_DEFAULTS, PresetNequIPGNN
 
 __all__ = [
     "model_builder",
+    "model_from_config",
     "override_model_compile_mode",
     "MODEL_DTYPES",
     "COMPILE_MODES",

@@ -44,11 +44,11 @@ import contextvars
 import functools
 import importlib
 import inspect
-from typing import Any, Callable, Dict, Iterator, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence
 
 import torch
 
-from nequip.data.config import to_plain
+from nequip.data.config import locate, to_plain
 from nequip.nn.graph_module import GraphModel, GraphModuleMixin
 from nequip.nn.radial import per_edge_type_cutoff_dict, per_edge_type_cutoff_table
 
@@ -85,6 +85,28 @@ def override_model_compile_mode(compile_mode: str) -> Iterator[None]:
         yield
     finally:
         _COMPILE_OVERRIDE.reset(token)
+
+
+def model_from_config(config: Mapping[str, Any]) -> torch.nn.Module:
+    """Build a model from its config dict: the builder named by ``_target_`` called with the other entries.
+
+    As upstream NequIP's training module does, the call is *not* recursive: nested
+    ``_target_`` dicts (e.g. ``pair_potential``) are passed to the builder as they are, and
+    the builder builds them with the arguments they need (``type_names``, ``irreps_in``).
+    OmegaConf configs are converted to plain data first.
+
+    Raises:
+        ValueError: if ``config`` has no ``_target_`` or it does not name a model builder.
+    """
+    config = to_plain(config)
+    if not isinstance(config, dict) or "_target_" not in config:
+        raise ValueError(f"a model config must be a dict with a _target_, got {config!r}")
+    kwargs = dict(config)
+    target_path = kwargs.pop("_target_")
+    target = locate(target_path)
+    if not getattr(target, "is_nequip_model_builder", False):
+        raise ValueError(f"model config _target_ {target_path!r} is not a model builder (a function decorated with model_builder)")
+    return target(**kwargs)
 
 
 def _check_seed(seed: Any) -> int:

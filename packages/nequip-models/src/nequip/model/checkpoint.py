@@ -42,15 +42,14 @@ Example:
 """
 
 import os
-import pickle
 from typing import Any, Dict, Mapping, Optional
 
 import torch
 
-from nequip.data.config import instantiate, locate
+from nequip.data.config import locate
 from nequip.nn.graph_module import GraphModuleMixin
 
-from .builder import COMPILE_MODES, override_model_compile_mode
+from .builder import COMPILE_MODES, model_from_config, override_model_compile_mode
 
 #: Top-level key of a checkpoint dict under which the model is stored.
 CHECKPOINT_KEY = "nequip_model"
@@ -162,7 +161,7 @@ def read_model_checkpoint(checkpoint_path: str) -> Dict[str, Any]:
         raise ValueError(f"checkpoint_path {checkpoint_path!r} is not a file")
     try:
         checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, AttributeError, ValueError) as err:
+    except Exception as err:  # noqa: BLE001 - torch.load raises many types on foreign files (e.g. KeyError)
         raise ValueError(
             f"cannot read {checkpoint_path!r} as a checkpoint with torch.load(weights_only=True) (a torch file of "
             f"plain containers and tensors): {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
@@ -221,7 +220,7 @@ def ModelFromCheckpoint(checkpoint_path: str, compile_mode: str = "eager") -> to
         raise ValueError(f"compile_mode={compile_mode!r} is not allowed; allowed are {list(COMPILE_MODES)}")
     payload = read_model_checkpoint(checkpoint_path)
     with override_model_compile_mode(compile_mode):
-        model = instantiate(payload["config"])
+        model = model_from_config(payload["config"])
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except RuntimeError as err:
