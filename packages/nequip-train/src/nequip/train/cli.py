@@ -182,6 +182,32 @@ def run(config, output_dir: str) -> Dict[str, Any]:
     return {"trainer": trainer, "module": module, "datamodule": datamodule, "results": results}
 
 
+def run_config(config_dir: str, config_name: str, overrides: Sequence[str] = (), output_dir: str = ".") -> Dict[str, Any]:
+    """Run a config in this process, as ``nequip-train -cp config_dir -cn config_name overrides`` would.
+
+    Hydra's config (``${hydra:runtime.output_dir}``) points at ``output_dir``.
+
+    Returns:
+        what :func:`run` returns.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    from .resolvers import register_resolvers
+
+    register_resolvers()
+    output_dir = os.path.abspath(output_dir)
+    with initialize_config_dir(config_dir=os.path.abspath(config_dir), version_base=None):
+        config = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+        with open_dict(config):
+            config.hydra.runtime.output_dir = output_dir
+        HydraConfig.instance().set_config(config)
+        with open_dict(config):
+            del config["hydra"]
+        return run(config, output_dir)
+
+
 def _absolute_config_path(argv: Sequence[str]) -> List[str]:
     """Make ``-cp``/``--config-path`` absolute (hydra would read a relative one from its own folder)."""
     out = list(argv)
