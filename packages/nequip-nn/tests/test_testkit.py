@@ -183,3 +183,22 @@ def test_each_check_fails_on_a_broken_model(check, defect, arguments):
     check(*arguments(healthy))  # the same check passes on the healthy model ...
     with pytest.raises(AssertionError):
         check(*arguments(_Broken(defect)))  # ... and catches the defect
+
+
+def test_energy_model_compiles():
+    """torch.compile smoke test of a whole energy model (embeddings, convnets, readout, scale-shift).
+
+    ``aot_eager`` traces with dynamo and AOT autograd without building C++ kernels; forces
+    come from differentiating the compiled energy.
+    """
+    model = small_nequip_model(TYPES, R_MAX, l_max=1, per_type_energy_shifts=SHIFTS)
+    energy_model = model.model.func
+    compiled = torch.compile(energy_model, backend="aot_eager")
+    data = random_bulk(TYPES, R_MAX, num_atoms=3)
+    pos = data[keys.POSITIONS_KEY].clone().requires_grad_(True)
+    eager = energy_model({**data, keys.POSITIONS_KEY: pos})[keys.TOTAL_ENERGY_KEY]
+    traced = compiled({**data, keys.POSITIONS_KEY: pos})[keys.TOTAL_ENERGY_KEY]
+    torch.testing.assert_close(traced, eager)
+    (f_eager,) = torch.autograd.grad(eager.sum(), pos)
+    (f_traced,) = torch.autograd.grad(traced.sum(), pos)
+    torch.testing.assert_close(f_traced, f_eager)

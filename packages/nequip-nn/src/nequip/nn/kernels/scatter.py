@@ -7,9 +7,12 @@ Two implementations give the same numbers up to summation order:
 * :func:`scatter_sum_reference`: ``torch.Tensor.index_add_`` (plain torch, always available);
 * torch-scatter's ``scatter_add`` when the optional ``torch-scatter`` package is installed.
 
-:func:`scatter_sum` picks the faster one: ``tools/bench_nn_kernels.py`` measured both on
-CPU (see ``SCATTER_BACKEND``), and ``index_add_`` is always used under ``torch.compile``
-and TorchScript, which cannot trace torch-scatter's custom operator.
+:func:`scatter_sum` uses ``index_add_`` by default (``SCATTER_BACKEND``): measured with
+``tools/bench_nn_kernels.py`` on CPU (50k rows, 1 to 1120 columns, sorted or random
+index), torch-scatter was within about +-10% of ``index_add_`` in every case (up to 30%
+slower for 1120 random columns), so the optional dependency buys nothing here. Under
+``torch.compile`` and TorchScript ``index_add_`` is always used, since torch-scatter's
+custom operator cannot be traced.
 """
 
 from typing import Optional
