@@ -63,13 +63,13 @@ def test_instructions_follow_upstream_layout():
 
 
 @pytest.mark.parametrize("irreps_in,l_max", IRREPS)
-@pytest.mark.parametrize("chunk", [1024, 7])
-def test_fast_convolution_matches_reference(irreps_in, l_max, chunk):
+@pytest.mark.parametrize("chunk,recompute", [(1024, False), (7, False), (7, True)])
+def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute):
     sh_irreps, x, sh, center, neighbor = _inputs(irreps_in, l_max)
     with torch.random.fork_rng():
         torch.set_default_dtype(torch.float64)
         try:
-            fast = TensorProductScatter(irreps_in, sh_irreps, irreps_in, edge_chunk_size=chunk)
+            fast = TensorProductScatter(irreps_in, sh_irreps, irreps_in, edge_chunk_size=chunk, recompute_in_backward=recompute)
             ref = ReferenceTensorProductScatter(irreps_in, sh_irreps, irreps_in)
         finally:
             torch.set_default_dtype(torch.float32)

@@ -19,11 +19,12 @@ Two implementations:
 * :class:`ReferenceTensorProductScatter`: e3nn's generic ``o3.TensorProduct`` on gathered
   neighbor features, then ``index_add_`` (the formulation of upstream NequIP).
 * :class:`TensorProductScatter` (fast): for each input irrep, the Clebsch-Gordan
-  coefficients of all its paths are stacked into one matrix ``G`` (dim_sh, d_1 * K), so
-  ``T_e = Y_e @ G`` holds every path's coupling of ``Y_e``; the messages of all paths of
-  that irrep come from one batched matmul ``x_j (u, d_1) @ T_e (d_1, K)``, times the
-  weights, then one scatter-sum. The result is permuted to the reference layout at the
-  node level, where it is cheap.
+  coefficients of all its paths are stacked into one matrix (dim_sh, K * d_1), so
+  ``T_e = Y_e @ CG`` (K, d_1) holds every path's coupling of the edge harmonics; the
+  messages of all paths of that irrep are one batched matmul ``T_e @ x_j`` with the
+  neighbor features laid out (d_1, u), then a broadcast multiply by the weights and a
+  scatter-sum, over slices of edges that stay in cache. The result is permuted into the
+  reference layout at the node level, where it is cheap.
 """
 
 import math
