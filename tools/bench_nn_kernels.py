@@ -59,8 +59,8 @@ def build(impl: str, l_max: int, mul: int, edges: int, threads: int, seed: int =
 
     num_types, num_bessels = 4, 8
     nodes = max(edges // 25, 2)
-    hidden = o3.Irreps([(mul, (l, (-1) ** l)) for l in range(l_max + 1)])
-    conv_out = o3.Irreps([(mul * (l_max + 1), (0, 1))] + [(mul, (l, (-1) ** l)) for l in range(1, l_max + 1)])
+    hidden = o3.Irreps([(mul, (deg, (-1) ** deg)) for deg in range(l_max + 1)])
+    conv_out = o3.Irreps([(mul * (l_max + 1), (0, 1))] + [(mul, (deg, (-1) ** deg)) for deg in range(1, l_max + 1)])
     irreps_in = {
         keys.NODE_FEATURES_KEY: hidden,
         keys.NODE_ATTRS_KEY: o3.Irreps(f"{mul}x0e"),
@@ -162,7 +162,7 @@ def measure(case, upstream_python: str, repeats: int, threads: int) -> dict:
             times = {impl: [] for impl in workers}
             peak = {}
             for r in range(repeats):
-                for impl in (("ours", "upstream") if r % 2 == 0 else ("upstream", "ours")):
+                for impl in ("ours", "upstream") if r % 2 == 0 else ("upstream", "ours"):
                     answer = ask(impl, mode)
                     times[impl].append(answer["seconds"])
                     peak[impl] = answer["peak_mb"]
@@ -181,7 +181,6 @@ def measure(case, upstream_python: str, repeats: int, threads: int) -> dict:
 def scatter_table(repeats: int, threads: int) -> None:
     """index_add_ vs torch-scatter for edge -> atom sums."""
     import torch
-
     from nequip.nn.kernels.scatter import HAS_TORCH_SCATTER, scatter_sum
 
     torch.set_num_threads(threads)
@@ -207,14 +206,17 @@ def scatter_table(repeats: int, threads: int) -> None:
                     times.append(time.thread_time() - start)
                 timing[backend] = 1e3 * statistics.median(times)
             ratio = timing["torch_scatter"] / timing["index_add"]
-            print(f"{rows:>7} {cols:>5} {order:>8} | {timing['index_add']:>9.2f} {timing['torch_scatter']:>13.2f} {ratio:>11.2f}")
+            ia, ts = timing["index_add"], timing["torch_scatter"]
+            print(f"{rows:>7} {cols:>5} {order:>8} | {ia:>9.2f} {ts:>13.2f} {ratio:>11.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--upstream-python", default="/tmp/upstream/bin/python")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads in the workers (default 1: stable timings)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads in the workers (default 1: stable timings)"
+    )
     parser.add_argument("--quick", action="store_true", help="only two cases")
     parser.add_argument("--serve", nargs=4, metavar=("IMPL", "LMAX", "MUL", "EDGES"), help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -2,10 +2,9 @@
 
 import doctest
 
+import nequip.nn.scale_shift as scale_shift_module
 import pytest
 import torch
-
-import nequip.nn.scale_shift as scale_shift_module
 from nequip.data import keys
 from nequip.nn.atomwise import AtomwiseLinear, AtomwiseReduce
 from nequip.nn.scale_shift import PerTypeScaleShift
@@ -30,7 +29,9 @@ def test_docstring_example():
 
 
 def test_scale_shift_numbers_in_float64():
-    m = PerTypeScaleShift(TYPES, scales={"H": 2.0, "C": 3.0, "O": 4.0}, shifts={"H": -1.0, "C": -10.0, "O": -100.0}, irreps_in=E_IN)
+    m = PerTypeScaleShift(
+        TYPES, scales={"H": 2.0, "C": 3.0, "O": 4.0}, shifts={"H": -1.0, "C": -10.0, "O": -100.0}, irreps_in=E_IN
+    )
     out = m(_energies())[keys.PER_ATOM_ENERGY_KEY]
     assert out.dtype == torch.float64
     assert out.view(-1).tolist() == [2 * 1 - 1, 4 * 2 - 100, 3 * 3 - 10, 4 * 4 - 100]
@@ -53,7 +54,9 @@ def test_scale_shift_trainable_and_fixed():
 
 
 def test_scale_shift_validation_names_keys():
-    with pytest.raises(ValueError, match=r"shifts must have exactly one entry per type name.*missing \['O'\], unknown \['N'\]"):
+    with pytest.raises(
+        ValueError, match=r"shifts must have exactly one entry per type name.*missing \['O'\], unknown \['N'\]"
+    ):
         PerTypeScaleShift(TYPES, shifts={"H": 1.0, "C": 2.0, "N": 3.0}, irreps_in=E_IN)
     with pytest.raises(ValueError, match="lists are not accepted"):
         PerTypeScaleShift(TYPES, scales=[1.0, 2.0, 3.0], irreps_in=E_IN)
@@ -83,7 +86,12 @@ def test_atomwise_linear_is_equivariant_without_bias():
         lin = AtomwiseLinear(irreps_in={keys.NODE_FEATURES_KEY: "3x0e+2x1o+1x2e"}, irreps_out="2x0e+1x1o+2x2e")
     finally:
         torch.set_default_dtype(torch.float32)
-    data = {keys.NODE_FEATURES_KEY: torch.randn(5, 14, dtype=torch.float64), keys.POSITIONS_KEY: torch.randn(5, 3, dtype=torch.float64)}
+    data = {
+        keys.NODE_FEATURES_KEY: torch.randn(5, 14, dtype=torch.float64),
+        keys.POSITIONS_KEY: torch.randn(5, 3, dtype=torch.float64),
+    }
     check_module_equivariance(lin, data)
     check_module_equivariance(lin, data, proper=False)
-    assert bool((lin({keys.NODE_FEATURES_KEY: torch.zeros(2, 14, dtype=torch.float64)})[keys.NODE_FEATURES_KEY] == 0).all())
+    assert bool(
+        (lin({keys.NODE_FEATURES_KEY: torch.zeros(2, 14, dtype=torch.float64)})[keys.NODE_FEATURES_KEY] == 0).all()
+    )

@@ -3,12 +3,11 @@
 import doctest
 import math
 
+import nequip.nn.node_embedding as node_embedding
+import nequip.nn.radial as radial
 import pytest
 import torch
 from e3nn import o3
-
-import nequip.nn.node_embedding as node_embedding
-import nequip.nn.radial as radial
 from nequip.data import keys
 from nequip.nn.node_embedding import NodeTypeEmbed, OneHotAtomEncoding
 from nequip.nn.radial import (
@@ -51,7 +50,9 @@ def test_spherical_harmonics_match_e3nn_and_are_equivariant():
     data = random_cluster(TYPES, 3.0)
     sh = SphericalHarmonicEdgeAttrs(2)
     out = sh(dict(data))
-    vec = data[keys.POSITIONS_KEY][data[keys.EDGE_INDEX_KEY][1]] - data[keys.POSITIONS_KEY][data[keys.EDGE_INDEX_KEY][0]]
+    vec = (
+        data[keys.POSITIONS_KEY][data[keys.EDGE_INDEX_KEY][1]] - data[keys.POSITIONS_KEY][data[keys.EDGE_INDEX_KEY][0]]
+    )
     expected = o3.spherical_harmonics(o3.Irreps.spherical_harmonics(2), vec, True, "component")
     torch.testing.assert_close(out[keys.EDGE_ATTRS_KEY].double(), expected, rtol=1e-6, atol=1e-6)
     assert out[keys.EDGE_ATTRS_KEY].dtype == torch.float32  # built in the default (model) dtype
@@ -95,7 +96,12 @@ def test_bessel_encoding_matches_upstream_numbers():
     torch.testing.assert_close(out[keys.EDGE_CUTOFF_KEY].view(-1), torch.tensor(upstream_cutoff, dtype=torch.float64))
     # the closed form (2 / r_max) sin(n pi r / r_max) / r times the envelope
     n = torch.arange(1, 5, dtype=torch.float64)
-    closed = (2 / 4.0) * torch.sin(n * math.pi * r.view(-1, 1) / 4.0) / r.view(-1, 1) * PolynomialCutoff(6)(r / 4.0).view(-1, 1)
+    closed = (
+        (2 / 4.0)
+        * torch.sin(n * math.pi * r.view(-1, 1) / 4.0)
+        / r.view(-1, 1)
+        * PolynomialCutoff(6)(r / 4.0).view(-1, 1)
+    )
     torch.testing.assert_close(out[keys.EDGE_EMBEDDING_KEY], closed)
     # float32 model: float64 geometry in, float32 embedding out; trainable frequencies get gradients
     enc32 = BesselEdgeLengthEncoding(r_max=4.0, num_bessels=4, trainable=True, irreps_in=NORM)

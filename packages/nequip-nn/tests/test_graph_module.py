@@ -3,10 +3,9 @@
 import doctest
 from pathlib import Path
 
+import nequip.nn.graph_module as graph_module
 import pytest
 import torch
-
-import nequip.nn.graph_module as graph_module
 from nequip.data import keys
 from nequip.nn.graph_module import GraphModel, GraphModuleMixin, SequentialGraphNetwork
 

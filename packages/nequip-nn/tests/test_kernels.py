@@ -3,9 +3,6 @@
 import pytest
 import torch
 from e3nn import o3
-
-from nequip.nn.kernels import scatter as scatter_module
-from nequip.nn.testkit import wigner_d
 from nequip.nn.kernels import (
     HAS_TORCH_SCATTER,
     ReferenceTensorProductScatter,
@@ -14,6 +11,8 @@ from nequip.nn.kernels import (
     scatter_sum_reference,
     uvu_instructions,
 )
+from nequip.nn.kernels import scatter as scatter_module
+from nequip.nn.testkit import wigner_d
 
 IRREPS = [
     ("3x0e", 1),
@@ -69,7 +68,9 @@ def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute):
     with torch.random.fork_rng():
         torch.set_default_dtype(torch.float64)
         try:
-            fast = TensorProductScatter(irreps_in, sh_irreps, irreps_in, edge_chunk_size=chunk, recompute_in_backward=recompute)
+            fast = TensorProductScatter(
+                irreps_in, sh_irreps, irreps_in, edge_chunk_size=chunk, recompute_in_backward=recompute
+            )
             ref = ReferenceTensorProductScatter(irreps_in, sh_irreps, irreps_in)
         finally:
             torch.set_default_dtype(torch.float32)
@@ -130,5 +131,9 @@ def test_convolution_compiles(mode):
     sh_irreps, x, sh, center, neighbor = _inputs("3x0e+2x1o", 1)
     tp = TensorProductScatter("3x0e+2x1o", sh_irreps, "3x0e+2x1o")
     args = (x.float(), sh.float(), torch.randn(sh.shape[0], tp.weight_numel), center, neighbor)
-    compiled = torch.compile(tp, backend="aot_eager", fullgraph=True) if mode == "compile" else torch.export.export(tp, args).module()
+    compiled = (
+        torch.compile(tp, backend="aot_eager", fullgraph=True)
+        if mode == "compile"
+        else torch.export.export(tp, args).module()
+    )
     torch.testing.assert_close(compiled(*args), tp(*args), rtol=1e-5, atol=1e-5)

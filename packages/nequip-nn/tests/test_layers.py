@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from nequip.data import keys
 from nequip.nn.convnet import ConvNetLayer, tp_path_exists
 from nequip.nn.graph_module import SequentialGraphNetwork
@@ -48,7 +47,9 @@ def _build(cls, dtype=torch.float64, **kwargs):
 def test_convnet_equivariance_and_reference(l_max, parity):
     irreps, data = _embedded(l_max)
     hidden = "4x0e+4x1o+4x2e" if not parity else "4x0e+4x0o+4x1o+4x1e"
-    kwargs = dict(irreps_in=irreps, feature_irreps_hidden=hidden, avg_num_neighbors={"H": 3.0, "O": 5.0}, type_names=TYPES)
+    kwargs = dict(
+        irreps_in=irreps, feature_irreps_hidden=hidden, avg_num_neighbors={"H": 3.0, "O": 5.0}, type_names=TYPES
+    )
     fast = _build(ConvNetLayer, **kwargs)
     ref = _build(ConvNetLayer, tp_scatter=ReferenceTensorProductScatter, **kwargs)
     result = ref.load_state_dict(fast.state_dict(), strict=False)
@@ -60,8 +61,13 @@ def test_convnet_equivariance_and_reference(l_max, parity):
         check_module_equivariance(fast, data, proper=proper)
     # a second layer takes the first one's output (with self-connection and resnet)
     out = fast(dict(data))
-    second = _build(ConvNetLayer, irreps_in=fast.irreps_out, feature_irreps_hidden=fast.irreps_out[keys.NODE_FEATURES_KEY],
-                    avg_num_neighbors=4.0, resnet=True)
+    second = _build(
+        ConvNetLayer,
+        irreps_in=fast.irreps_out,
+        feature_irreps_hidden=fast.irreps_out[keys.NODE_FEATURES_KEY],
+        avg_num_neighbors=4.0,
+        resnet=True,
+    )
     assert second.resnet
     check_module_equivariance(second, {k: v.detach() for k, v in out.items()})
 
@@ -118,7 +124,13 @@ def test_argument_validation():
 
 def test_norm_nonlinearity_is_equivariant():
     irreps, data = _embedded(1)
-    layer = _build(ConvNetLayer, irreps_in=irreps, feature_irreps_hidden="4x0e+4x1o", avg_num_neighbors=3.0, nonlinearity_type="norm")
+    layer = _build(
+        ConvNetLayer,
+        irreps_in=irreps,
+        feature_irreps_hidden="4x0e+4x1o",
+        avg_num_neighbors=3.0,
+        nonlinearity_type="norm",
+    )
     check_module_equivariance(layer, data, proper=False)
 
 
@@ -126,7 +138,9 @@ def test_convnet_compiles():
     """torch.compile smoke test (aot_eager: dynamo + autograd tracing, no C++ toolchain needed)."""
     irreps, data = _embedded(1, torch.float32)
     data = {k: (v.float() if v.is_floating_point() else v) for k, v in data.items()}
-    layer = _build(ConvNetLayer, dtype=torch.float32, irreps_in=irreps, feature_irreps_hidden="4x0e+4x1o", avg_num_neighbors=3.0)
+    layer = _build(
+        ConvNetLayer, dtype=torch.float32, irreps_in=irreps, feature_irreps_hidden="4x0e+4x1o", avg_num_neighbors=3.0
+    )
     compiled = torch.compile(layer, backend="aot_eager")
     torch.testing.assert_close(
         compiled(dict(data))[keys.NODE_FEATURES_KEY], layer(dict(data))[keys.NODE_FEATURES_KEY], rtol=1e-5, atol=1e-5

@@ -2,10 +2,9 @@
 
 import doctest
 
+import nequip.nn.mlp as mlp_module
 import pytest
 import torch
-
-import nequip.nn.mlp as mlp_module
 from nequip.data import keys
 from nequip.nn.mlp import NONLINEARITIES, ScalarMLP, ScalarMLPFunction, nonlinearity_module
 
@@ -16,7 +15,9 @@ def test_docstring_examples():
 
 
 def test_unknown_nonlinearity_lists_allowed_names():
-    with pytest.raises(ValueError, match=r"nonlinearity='relu6' is not allowed; allowed are \[None, 'None', 'null', 'silu'"):
+    with pytest.raises(
+        ValueError, match=r"nonlinearity='relu6' is not allowed; allowed are \[None, 'None', 'null', 'silu'"
+    ):
         ScalarMLPFunction(3, 1, hidden_layers_depth=1, hidden_layers_width=4, nonlinearity="relu6")
     assert isinstance(nonlinearity_module("ssp"), torch.nn.Module)
     for name in NONLINEARITIES:
@@ -44,7 +45,9 @@ def test_structure_bias_and_init():
 
 
 def test_scalar_mlp_graph_module():
-    m = ScalarMLP(1, field=keys.NODE_FEATURES_KEY, out_field=keys.PER_ATOM_ENERGY_KEY, irreps_in={keys.NODE_FEATURES_KEY: "6x0e"})
+    m = ScalarMLP(
+        1, field=keys.NODE_FEATURES_KEY, out_field=keys.PER_ATOM_ENERGY_KEY, irreps_in={keys.NODE_FEATURES_KEY: "6x0e"}
+    )
     assert str(m.irreps_out[keys.PER_ATOM_ENERGY_KEY]) == "1x0e"
     out = m({keys.NODE_FEATURES_KEY: torch.randn(3, 6)})
     assert out[keys.PER_ATOM_ENERGY_KEY].shape == (3, 1)

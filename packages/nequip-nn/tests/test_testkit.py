@@ -4,7 +4,6 @@ import functools
 
 import pytest
 import torch
-
 from nequip.data import AtomicDataDict, keys
 from nequip.nn.kernels import scatter_sum
 from nequip.nn.testkit import (
@@ -49,7 +48,9 @@ def test_kit_passes_on_nequip_style_model(l_max, parity, model_dtype):
 
 def test_kit_passes_with_per_edge_type_cutoffs_and_resnet():
     cutoffs = {"H": {"H": 2.0, "O": 2.5}, "O": 3.0}
-    model = small_nequip_model(TYPES, R_MAX, l_max=1, per_type_energy_shifts=SHIFTS, per_edge_type_cutoff=cutoffs, resnet=True, num_layers=3)
+    model = small_nequip_model(
+        TYPES, R_MAX, l_max=1, per_type_energy_shifts=SHIFTS, per_edge_type_cutoff=cutoffs, resnet=True, num_layers=3
+    )
     assert model.metadata["per_edge_type_cutoff"] == "2.0 2.5 3.0 3.0"
     check_all(model, TYPES, R_MAX, SHIFTS)
 

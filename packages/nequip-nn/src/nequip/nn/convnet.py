@@ -14,7 +14,6 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Type, Union
 import torch
 from e3nn import o3
 from e3nn.nn import Gate, NormActivation
-
 from nequip.data import AtomicDataDict, keys
 
 from .graph_module import GraphModuleMixin
@@ -84,12 +83,12 @@ class ConvNetLayer(GraphModuleMixin, torch.nn.Module):
     ):
         super().__init__()
         if nonlinearity_type not in _NONLINEARITY_TYPES:
-            raise ValueError(f"nonlinearity_type={nonlinearity_type!r} is not allowed; allowed are {list(_NONLINEARITY_TYPES)}")
+            raise ValueError(
+                f"nonlinearity_type={nonlinearity_type!r} is not allowed; allowed are {list(_NONLINEARITY_TYPES)}"
+            )
         act_scalars = _activations(nonlinearity_scalars or {"e": "silu", "o": "tanh"}, "nonlinearity_scalars")
         act_gates = _activations(nonlinearity_gates or {"e": "silu", "o": "tanh"}, "nonlinearity_gates")
-        self._init_irreps(
-            irreps_in=irreps_in, required_irreps_in=[keys.NODE_FEATURES_KEY, keys.EDGE_ATTRS_KEY]
-        )
+        self._init_irreps(irreps_in=irreps_in, required_irreps_in=[keys.NODE_FEATURES_KEY, keys.EDGE_ATTRS_KEY])
         hidden = o3.Irreps(feature_irreps_hidden)
         feature_in = self.irreps_in[keys.NODE_FEATURES_KEY]
         edge_sh = self.irreps_in[keys.EDGE_ATTRS_KEY]
@@ -98,7 +97,8 @@ class ConvNetLayer(GraphModuleMixin, torch.nn.Module):
         layer_out = (scalars + gated).simplify()
         if layer_out.dim == 0:
             raise ValueError(
-                f"feature_irreps_hidden={hidden} has no irrep reachable from features {feature_in} and edge harmonics {edge_sh}"
+                f"feature_irreps_hidden={hidden} has no irrep reachable from features {feature_in} "
+                f"and edge harmonics {edge_sh}"
             )
         if nonlinearity_type == "gate":
             gate_ir = "0e" if tp_path_exists(feature_in, edge_sh, "0e") else "0o"

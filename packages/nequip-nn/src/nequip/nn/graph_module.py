@@ -35,7 +35,6 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 from e3nn import o3
-
 from nequip.data import AtomicDataDict, keys
 
 IrrepsDict = Dict[str, Optional[o3.Irreps]]
@@ -152,8 +151,7 @@ class GraphModuleMixin:
         missing = [field for field in (required_irreps_in or ()) if field not in irreps_in]
         if missing:
             raise ValueError(
-                f"{_describe(self)} requires fields {missing} in irreps_in; "
-                f"available are {sorted(irreps_in)}"
+                f"{_describe(self)} requires fields {missing} in irreps_in; available are {sorted(irreps_in)}"
             )
         self.irreps_in = irreps_in
         self.irreps_out = dict(irreps_in)
@@ -197,9 +195,7 @@ class SequentialGraphNetwork(GraphModuleMixin, torch.nn.Sequential):
             raise ValueError("SequentialGraphNetwork needs at least one module, got none")
         for name, module in named.items():
             if not isinstance(module, GraphModuleMixin):
-                raise ValueError(
-                    f"module {name!r} is a {type(module).__name__}, not a GraphModuleMixin"
-                )
+                raise ValueError(f"module {name!r} is a {type(module).__name__}, not a GraphModuleMixin")
         network_in: IrrepsDict = {}
         available: IrrepsDict = {}
         previous = "the network inputs"
@@ -326,9 +322,7 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
                 contributions = module._get_metadata_contributions()
                 for key in contributions:
                     if key in source:
-                        raise ValueError(
-                            f"metadata key {key!r} is contributed by both {source[key]!r} and {name!r}"
-                        )
+                        raise ValueError(f"metadata key {key!r} is contributed by both {source[key]!r} and {name!r}")
                     source[key] = name
                 out.update(contributions)
         return out

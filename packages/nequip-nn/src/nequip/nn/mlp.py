@@ -10,7 +10,6 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 import torch
 from e3nn import o3
-
 from nequip.data import AtomicDataDict, keys
 
 from .graph_module import GraphModuleMixin

@@ -9,7 +9,6 @@ they silently depend on the order of ``type_names``.
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import torch
-
 from nequip.data import AtomicDataDict, keys
 from nequip.data.fields import get_field_type
 
@@ -18,7 +17,9 @@ from .graph_module import GraphModuleMixin
 ScaleOrShift = Optional[Union[float, Mapping[str, float]]]
 
 
-def _per_type_values(value: ScaleOrShift, type_names: Sequence[str], argument: str, trainable: bool) -> Optional[torch.Tensor]:
+def _per_type_values(
+    value: ScaleOrShift, type_names: Sequence[str], argument: str, trainable: bool
+) -> Optional[torch.Tensor]:
     """(1, 1) or (num_types, 1) float64 tensor, or ``None``."""
     if value is None:
         return None

@@ -32,7 +32,6 @@ from typing import List, Tuple
 
 import torch
 from e3nn import o3
-
 from torch.utils.checkpoint import checkpoint
 
 Instruction = Tuple[int, int, int, str, bool]
@@ -92,7 +91,12 @@ class ReferenceTensorProductScatter(torch.nn.Module):
         _check_irreps(self.irreps_in, self.irreps_sh)
         self.irreps_mid, self.instructions = uvu_instructions(self.irreps_in, self.irreps_sh, o3.Irreps(irreps_out))
         self.tp = o3.TensorProduct(
-            self.irreps_in, self.irreps_sh, self.irreps_mid, self.instructions, shared_weights=False, internal_weights=False
+            self.irreps_in,
+            self.irreps_sh,
+            self.irreps_mid,
+            self.instructions,
+            shared_weights=False,
+            internal_weights=False,
         )
         self.weight_numel = self.tp.weight_numel
 
@@ -148,7 +152,9 @@ class TensorProductScatter(torch.nn.Module):
         True
     """
 
-    def __init__(self, irreps_in, irreps_sh, irreps_out, edge_chunk_size: int = 1024, recompute_in_backward: bool = False):
+    def __init__(
+        self, irreps_in, irreps_sh, irreps_out, edge_chunk_size: int = 1024, recompute_in_backward: bool = False
+    ):
         super().__init__()
         self.irreps_in, self.irreps_sh = o3.Irreps(irreps_in), o3.Irreps(irreps_sh)
         _check_irreps(self.irreps_in, self.irreps_sh)
@@ -233,7 +239,9 @@ class TensorProductScatter(torch.nn.Module):
         # neighbor features gathered as (E, d1 * u): channel-last, ready for the batched matmul
         x_edges = [
             torch.index_select(
-                x_parts[i1] if d1 == 1 else x_parts[i1].view(num_nodes, mul, d1).transpose(1, 2).reshape(num_nodes, d1 * mul),
+                x_parts[i1]
+                if d1 == 1
+                else x_parts[i1].view(num_nodes, mul, d1).transpose(1, 2).reshape(num_nodes, d1 * mul),
                 0,
                 edge_neighbor,
             )

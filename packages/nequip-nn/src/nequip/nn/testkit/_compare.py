@@ -3,7 +3,6 @@
 from typing import Callable, Optional
 
 import torch
-
 from nequip.data import AtomicDataDict, keys
 
 Model = Callable[[AtomicDataDict.Type], AtomicDataDict.Type]
@@ -24,7 +23,9 @@ def evaluate(model: Model, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
     return {k: v.detach() for k, v in out.items() if k in OUTPUT_FIELDS}
 
 
-def assert_close(what: str, got: torch.Tensor, expected: torch.Tensor, tol: float, scale: Optional[float] = None) -> None:
+def assert_close(
+    what: str, got: torch.Tensor, expected: torch.Tensor, tol: float, scale: Optional[float] = None
+) -> None:
     """Assert ``|got - expected| <= tol * (1 + scale)`` elementwise (NaNs must match).
 
     ``scale`` defaults to the largest finite ``|expected|``.

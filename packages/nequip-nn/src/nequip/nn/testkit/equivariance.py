@@ -8,7 +8,6 @@ outputs are permuted and per-frame outputs unchanged.
 from typing import Optional
 
 import torch
-
 from nequip.data import AtomicDataDict, keys
 
 from ._compare import Model, assert_close, default_tolerance, evaluate
@@ -33,7 +32,9 @@ def _compare_all(what: str, got: AtomicDataDict.Type, expected: AtomicDataDict.T
         assert_close(f"{what}: {field}", got[field], value, tol)
 
 
-def check_rotation_equivariance(model: Model, data: AtomicDataDict.Type, tol: Optional[float] = None, seed: int = 0) -> None:
+def check_rotation_equivariance(
+    model: Model, data: AtomicDataDict.Type, tol: Optional[float] = None, seed: int = 0
+) -> None:
     """Random proper rotation plus translation; raises ``AssertionError`` on violation."""
     tol = default_tolerance(model) if tol is None else tol
     out = evaluate(model, data)
@@ -42,7 +43,9 @@ def check_rotation_equivariance(model: Model, data: AtomicDataDict.Type, tol: Op
     _compare_all("rotation", got, _expected_after(out, rotation), tol)
 
 
-def check_reflection_equivariance(model: Model, data: AtomicDataDict.Type, tol: Optional[float] = None, seed: int = 1) -> None:
+def check_reflection_equivariance(
+    model: Model, data: AtomicDataDict.Type, tol: Optional[float] = None, seed: int = 1
+) -> None:
     """Random improper rotation (det -1); raises ``AssertionError`` on violation."""
     tol = default_tolerance(model) if tol is None else tol
     out = evaluate(model, data)
@@ -59,7 +62,9 @@ def check_translation_invariance(model: Model, data: AtomicDataDict.Type, tol: O
     _compare_all("translation", evaluate(model, transformed(data, translation=shift)), out, tol)
 
 
-def check_permutation_equivariance(model: Model, data: AtomicDataDict.Type, tol: Optional[float] = None, seed: int = 0) -> None:
+def check_permutation_equivariance(
+    model: Model, data: AtomicDataDict.Type, tol: Optional[float] = None, seed: int = 0
+) -> None:
     """Per-atom outputs follow a random permutation of a single frame's atoms; per-frame ones are unchanged."""
     tol = default_tolerance(model) if tol is None else tol
     if data[keys.NUM_NODES_KEY].shape[0] != 1:
@@ -133,7 +138,12 @@ def check_module_equivariance(
         if out[field].dim() > 1 and out[field].shape[-1] != irreps.dim:
             continue
         expected = _rotate_field(out[field].detach(), irreps, rotation)
-        assert_close(f"{type(module).__name__} {'rotation' if proper else 'reflection'}: {field}", got[field].detach(), expected, tol)
+        assert_close(
+            f"{type(module).__name__} {'rotation' if proper else 'reflection'}: {field}",
+            got[field].detach(),
+            expected,
+            tol,
+        )
         checked += 1
     if checked == 0:
         raise ValueError(f"{type(module).__name__} writes no field with irreps to check")

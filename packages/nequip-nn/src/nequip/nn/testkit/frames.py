@@ -9,7 +9,6 @@ from typing import Optional, Sequence
 import ase
 import numpy as np
 import torch
-
 from nequip.data import AtomicDataDict, compute_neighborlist_, from_ase, keys
 
 _GEOMETRY_ONLY = (
@@ -102,7 +101,9 @@ def random_rotation(seed: int = 0, proper: bool = True) -> torch.Tensor:
     return torch.from_numpy(q)
 
 
-def transformed(data: AtomicDataDict.Type, rotation: Optional[torch.Tensor] = None, translation: Optional[torch.Tensor] = None) -> AtomicDataDict.Type:
+def transformed(
+    data: AtomicDataDict.Type, rotation: Optional[torch.Tensor] = None, translation: Optional[torch.Tensor] = None
+) -> AtomicDataDict.Type:
     """Copy of ``data`` with positions ``r R^T + t`` and cell ``h R^T``; the edges stay valid."""
     out = dict(data)
     if rotation is not None:

@@ -9,7 +9,6 @@ from typing import Mapping, Optional, Sequence, Type, Union
 
 import torch
 from e3nn import o3
-
 from nequip.data import keys
 
 from ..atomwise import AtomwiseReduce
@@ -19,7 +18,13 @@ from ..graph_module import GraphModel, SequentialGraphNetwork
 from ..kernels.tensor_product import TensorProductScatter
 from ..mlp import ScalarMLP
 from ..node_embedding import NodeTypeEmbed
-from ..radial import BesselEdgeLengthEncoding, EdgeLengthNormalizer, PolynomialCutoff, per_edge_type_cutoff_dict, per_edge_type_cutoff_table
+from ..radial import (
+    BesselEdgeLengthEncoding,
+    EdgeLengthNormalizer,
+    PolynomialCutoff,
+    per_edge_type_cutoff_dict,
+    per_edge_type_cutoff_table,
+)
 from ..scale_shift import PerTypeScaleShift
 from ..spherical_harmonics import SphericalHarmonicEdgeAttrs
 
@@ -56,8 +61,9 @@ def small_nequip_model(
     torch.set_default_dtype(_DTYPES[model_dtype])
     try:
         torch.manual_seed(seed)
-        parities = lambda l: (1, -1) if parity else ((-1) ** l,)  # noqa: E731
-        hidden = o3.Irreps([(num_features, (l, p)) for l in range(l_max + 1) for p in parities(l)])
+        hidden = o3.Irreps(
+            [(num_features, (deg, p)) for deg in range(l_max + 1) for p in ((1, -1) if parity else ((-1) ** deg,))]
+        )
         modules = {"type_embed": NodeTypeEmbed(type_names, num_features)}
         modules["spharm"] = SphericalHarmonicEdgeAttrs(l_max, irreps_in=modules["type_embed"].irreps_out)
         modules["edge_norm"] = EdgeLengthNormalizer(
@@ -95,7 +101,9 @@ def small_nequip_model(
         energy_model = SequentialGraphNetwork(modules)
         cutoffs = None
         if per_edge_type_cutoff is not None:
-            cutoffs = per_edge_type_cutoff_dict(per_edge_type_cutoff_table(per_edge_type_cutoff, type_names, r_max), type_names)
+            cutoffs = per_edge_type_cutoff_dict(
+                per_edge_type_cutoff_table(per_edge_type_cutoff, type_names, r_max), type_names
+            )
         return GraphModel(
             ForceStressOutput(energy_model, do_derivatives=do_derivatives),
             type_names=type_names,

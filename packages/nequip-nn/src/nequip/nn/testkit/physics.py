@@ -19,7 +19,6 @@ from typing import List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
-
 from nequip.data import AtomicDataDict, keys
 
 from ._compare import Model, assert_close, default_tolerance, evaluate
@@ -106,7 +105,9 @@ def check_batch_consistency(model: Model, frames: Sequence[AtomicDataDict.Type],
         start += n
 
 
-def check_periodic_images(model: Model, data: AtomicDataDict.Type, r_max: float, tol: Optional[float] = None, seed: int = 0) -> None:
+def check_periodic_images(
+    model: Model, data: AtomicDataDict.Type, r_max: float, tol: Optional[float] = None, seed: int = 0
+) -> None:
     """For one periodic frame: (1) moving atoms by random lattice vectors and (2) doubling the
     cell along its first vector leave per-atom energies and forces unchanged (and the stress;
     the total energy doubles in (2))."""
@@ -145,7 +146,9 @@ def check_periodic_images(model: Model, data: AtomicDataDict.Type, r_max: float,
         assert_close(f"doubled cell: {field}", got[field], expected, tol)
 
 
-def _frame_of(type_indices: Sequence[int], positions: Sequence[Sequence[float]], r_neighbors: float) -> AtomicDataDict.Type:
+def _frame_of(
+    type_indices: Sequence[int], positions: Sequence[Sequence[float]], r_neighbors: float
+) -> AtomicDataDict.Type:
     """A non-periodic frame with the given types and positions, neighbors within ``r_neighbors``."""
     n = len(type_indices)
     data = {
@@ -194,7 +197,9 @@ def check_isolated_atoms(
         assert_close(f"isolated {label}: per-atom energies vs shifts", out[keys.PER_ATOM_ENERGY_KEY], expected, tol)
         assert_close(f"isolated {label}: total energy", out[keys.TOTAL_ENERGY_KEY], expected.sum().view(1, 1), tol)
         if keys.FORCE_KEY in out:
-            assert_close(f"isolated {label}: forces", out[keys.FORCE_KEY], torch.zeros_like(out[keys.FORCE_KEY]), tol, scale=1.0)
+            assert_close(
+                f"isolated {label}: forces", out[keys.FORCE_KEY], torch.zeros_like(out[keys.FORCE_KEY]), tol, scale=1.0
+            )
 
 
 def check_cutoff_smoothness(
@@ -237,7 +242,9 @@ def check_cutoff_smoothness(
                 f"largest interaction {e_scale:.3e})"
             )
         if not f <= f_bound:
-            raise AssertionError(f"cutoff: force {f:.3e} at {where} is not ~0 (bound {f_bound:.3e}; largest {f_scale:.3e})")
+            raise AssertionError(
+                f"cutoff: force {f:.3e} at {where} is not ~0 (bound {f_bound:.3e}; largest {f_scale:.3e})"
+            )
 
 
 def check_locality(model: Model, data: AtomicDataDict.Type, r_max: float, tol: Optional[float] = None) -> None:
