@@ -15,7 +15,7 @@ training-data statistics under :data:`STATS_CHECKPOINT_KEY`.
 
 import copy
 import inspect
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import lightning
 import torch
@@ -28,6 +28,9 @@ from .metrics_manager import MetricsManager
 
 #: Checkpoint key of the training-data statistics of a run (``{name: value}``).
 STATS_CHECKPOINT_KEY = "nequip_training_data_stats"
+#: Checkpoint key of the ReduceLROnPlateau steps of the epoch that was ending when the checkpoint
+#: was written (Lightning takes them after saving and skips them on restart).
+PLATEAU_CHECKPOINT_KEY = "nequip_pending_plateau_steps"
 #: Logging group separator.
 DELIMITER = "/"
 
@@ -212,9 +215,37 @@ class NequIPLightningModule(lightning.LightningModule):
         if self.training_data_stats is not None:
             checkpoint[STATS_CHECKPOINT_KEY] = to_plain(self.training_data_stats)
 
+        checkpoint[PLATEAU_CHECKPOINT_KEY] = self._pending_plateau_steps()
+
+    def _pending_plateau_steps(self) -> List[List[Any]]:
+        """``[[scheduler index, monitored value]]`` of the plateau steps still due at the end of this epoch.
+
+        Checkpoints are written in the epoch-end hooks, before Lightning steps
+        ``ReduceLROnPlateau``; on restart Lightning skips that step (it has no metrics), so
+        the value is stored and the step taken in :meth:`on_train_start`.
+        """
+        trainer = self._trainer
+        if trainer is None or not trainer.training or not trainer.fit_loop.epoch_loop._num_ready_batches_reached():
+            return []
+        pending = []
+        for index, config in enumerate(trainer.lr_scheduler_configs):
+            due = config.interval == "epoch" and (trainer.current_epoch + 1) % config.frequency == 0
+            value = trainer.callback_metrics.get(config.monitor) if config.monitor else None
+            if config.reduce_on_plateau and due and value is not None:
+                pending.append([index, float(value)])
+        return pending
+
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         if STATS_CHECKPOINT_KEY in checkpoint:
             self.training_data_stats = checkpoint[STATS_CHECKPOINT_KEY]
+        self._restored_plateau_steps = checkpoint.get(PLATEAU_CHECKPOINT_KEY, [])
+
+    def on_train_start(self) -> None:
+        # take the plateau steps of the epoch the restart checkpoint was written in (see _pending_plateau_steps)
+        configs = self.trainer.lr_scheduler_configs
+        for index, value in getattr(self, "_restored_plateau_steps", []):
+            self.lr_scheduler_step(configs[index].scheduler, torch.tensor(value, dtype=torch.float64))
+        self._restored_plateau_steps = []
 
 
 def _detached(data: AtomicDataDict.Type) -> AtomicDataDict.Type:
