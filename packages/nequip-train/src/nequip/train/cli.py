@@ -182,10 +182,13 @@ def run(config, output_dir: str) -> Dict[str, Any]:
     return {"trainer": trainer, "module": module, "datamodule": datamodule, "results": results}
 
 
-def run_config(config_dir: str, config_name: str, overrides: Sequence[str] = (), output_dir: str = ".") -> Dict[str, Any]:
+def run_config(
+    config_dir: str, config_name: str, overrides: Sequence[str] = (), output_dir: str = ".", merge: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
     """Run a config in this process, as ``nequip-train -cp config_dir -cn config_name overrides`` would.
 
-    Hydra's config (``${hydra:runtime.output_dir}``) points at ``output_dir``.
+    Hydra's config (``${hydra:runtime.output_dir}``) points at ``output_dir``; ``merge`` (a
+    nested dict, e.g. a YAML snippet) is merged into the config after the overrides.
 
     Returns:
         what :func:`run` returns.
@@ -205,6 +208,10 @@ def run_config(config_dir: str, config_name: str, overrides: Sequence[str] = (),
         HydraConfig.instance().set_config(config)
         with open_dict(config):
             del config["hydra"]
+        if merge:
+            from omegaconf import OmegaConf
+
+            config = OmegaConf.merge(config, merge)
         return run(config, output_dir)
 
 
