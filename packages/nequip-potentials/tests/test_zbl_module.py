@@ -209,7 +209,7 @@ def test_validation_errors():
         ZBL(units="metal", chemical_species=[], r_max=3.0)
     with pytest.raises(ValueError, match="r_max: got -1.0"):
         ZBL(units="metal", chemical_species=["H"], r_max=-1.0)
-    with pytest.raises(ValueError, match="p must be >= 2, got 0"):
+    with pytest.raises(ValueError, match=r"polynomial_cutoff_p \(the cutoff exponent p\) must be >= 2, got 0"):
         ZBL(units="metal", chemical_species=["H"], r_max=3.0, polynomial_cutoff_p=0)
     with pytest.raises(ValueError, match="needs 1x0e"):
         ZBL(units="metal", chemical_species=["H"], r_max=3.0, irreps_in={keys.PER_ATOM_ENERGY_KEY: "1o"})

@@ -41,7 +41,7 @@ class PolynomialCutoff(torch.nn.Module):
     def __init__(self, p: float = 6):
         super().__init__()
         if not p >= 2:
-            raise ValueError(f"polynomial cutoff exponent p must be >= 2, got {p!r}")
+            raise ValueError(f"polynomial_cutoff_p (the cutoff exponent p) must be >= 2, got {p!r}")
         self.p = float(p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
