@@ -48,7 +48,7 @@ def test_tutorial_command_short(tmp_path):
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("best.ckpt", "last.ckpt", "resolved_config.yaml"):
+    for name in ("best.ckpt", "last.ckpt", "resolved_config.yaml", "test_dataset0.xyz", "parity_dataset0.png"):
         assert (out / name).is_file(), sorted(os.listdir(out))
     assert "test0_epoch/forces_mae" in result.stdout
     model = ModelFromCheckpoint(str(out / "best.ckpt"))
