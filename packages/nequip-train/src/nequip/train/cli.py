@@ -211,6 +211,7 @@ def run_config(
         if merge:
             from omegaconf import OmegaConf
 
+            OmegaConf.set_struct(config, False)  # a snippet may add keys
             config = OmegaConf.merge(config, merge)
         return run(config, output_dir)
 
