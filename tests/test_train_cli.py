@@ -51,6 +51,8 @@ def test_tutorial_command_short(tmp_path):
     for name in ("best.ckpt", "last.ckpt", "resolved_config.yaml", "test_dataset0.xyz", "parity_dataset0.png"):
         assert (out / name).is_file(), sorted(os.listdir(out))
     assert "test0_epoch/forces_mae" in result.stdout
+    # test after train uses the best checkpoint
+    assert f"Restoring states from the checkpoint path at {out / 'best.ckpt'}" in result.stdout + result.stderr
     model = ModelFromCheckpoint(str(out / "best.ckpt"))
     assert model.type_names == ["Cu", "Au"]
     resolved = (out / "resolved_config.yaml").read_text()
