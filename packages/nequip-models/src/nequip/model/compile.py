@@ -10,7 +10,10 @@ backward (for training) is then an ordinary first-order backward.
 
 One graph is traced and compiled per *variant*: per set of input fields present and per
 ``training`` flag (training keeps the force graph for the backward). On the first call of
-a variant the compiled outputs are compared with the eager ones.
+a variant the compiled outputs are compared with the eager ones. CPU edge chunking of the
+convolution kernels (``edge_chunk_size``) is turned off while tracing, so that the graph
+holds for any number of edges. In eval mode the weights enter the compiled graph
+detached: compiled eval outputs carry no gradient to the weights.
 
 When the model runs eagerly instead (each with a one-time ``UserWarning`` per model saying
 why):
@@ -29,8 +32,9 @@ model writes). Intermediate fields (node features, edge vectors, ...) that the e
 model also returns are not returned in compiled calls.
 """
 
+import contextlib
 import warnings
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -45,6 +49,22 @@ def _no_duck_shapes():
     from torch.fx.experimental import _config
 
     return _config.patch(use_duck_shape=False)
+
+
+@contextlib.contextmanager
+def _unchunked(model: torch.nn.Module) -> Iterator[None]:
+    """Turn off CPU edge chunking (``edge_chunk_size``, e.g. of ``TensorProductScatter``) while tracing:
+    ``make_fx`` is not ``torch.compile``, and a loop over a symbolic number of slices would bake
+    the traced batch's edge count into the graph."""
+    chunked = [m for m in model.modules() if isinstance(getattr(m, "edge_chunk_size", None), int)]
+    sizes = [m.edge_chunk_size for m in chunked]
+    for m in chunked:
+        m.edge_chunk_size = 0
+    try:
+        yield
+    finally:
+        for m, size in zip(chunked, sizes):
+            m.edge_chunk_size = size
 
 
 def _max_relative_deviation(got: torch.Tensor, expected: torch.Tensor) -> float:
@@ -157,7 +177,7 @@ class CompileGraphModel(GraphModel):
             return [out[field] for field in output_fields]
 
         args = [inputs[field] for field in input_fields] + state
-        with _no_duck_shapes():
+        with _no_duck_shapes(), _unchunked(self.model):
             traced = make_fx(flat_model, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*args)
             compiled = torch.compile(traced, dynamic=True, fullgraph=False, backend=self.compile_backend)
             outputs = compiled(*args)
