@@ -76,7 +76,7 @@ def test_polynomial_cutoff_values_and_smoothness():
     (d2u,) = torch.autograd.grad(du.sum(), near)
     # near x = 1: u ~ 56 d^3, u' ~ -168 d^2, u'' ~ 336 d with d = 1 - x = 1e-3
     assert abs(float(cutoff(near.detach()))) < 1e-7 and abs(float(du.detach())) < 1e-3 and abs(float(d2u)) < 1
-    with pytest.raises(ValueError, match="p must be >= 2"):
+    with pytest.raises(ValueError, match=r"polynomial_cutoff_p \(the cutoff exponent p\) must be >= 2"):
         PolynomialCutoff(1)
 
 
