@@ -42,7 +42,7 @@ def run(command, out_dir, epochs):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--upstream", default="/tmp/upstream/bin/nequip-train")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args()
     ours = [str(ROOT / ".venv" / "bin" / "nequip-train")]
     codes = {"ours": ours, "upstream": [args.upstream]}
