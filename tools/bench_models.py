@@ -13,11 +13,13 @@ and one 972-atom cell (the first frame repeated 3 x 3 x 2).
 
 1. Numbers: our model's weights are copied into upstream's (the parameter names match
    except for two module names), and energies and forces of both are compared (float64).
-2. Timing: each case (implementation x dtype x system x {train, infer}) runs in a fresh
-   subprocess (upstream in its own Python): a few warm-up steps, then the median of
-   ``--repeats`` timed steps (process CPU time by default: with one thread it measures the
-   work done, not the waits for a core shared with other processes; ``--clock wall`` for
-   wall-clock time), and the subprocess's peak resident memory (``ru_maxrss``) and its
+2. Timing: each case (dtype x system x {train, infer}) starts one fresh subprocess per
+   implementation (upstream in its own Python), which builds its model and takes
+   ``--warmup`` steps; then timed steps alternate between the implementations, one step
+   each per round for ``--repeats`` rounds, so that all see the same machine load. Reported:
+   the median step time (process CPU time by default: with one thread it measures the work
+   done, not the waits for a core shared with other processes; ``--clock wall`` for
+   wall-clock time), and each subprocess's peak resident memory (``ru_maxrss``) and its
    increase over the RSS after imports and data loading.
 
    * train: model in training mode, forward (forces by autograd with ``create_graph``),
@@ -185,19 +187,15 @@ def worker(spec: dict) -> dict:
 
     for _ in range(spec["warmup"]):
         step()
-    times, cpu_times = [], []
-    for _ in range(spec["repeats"]):
+    # serve timed steps one at a time, so that the driver can interleave implementations
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "step":
+            break
         start, cpu_start = time.perf_counter(), time.process_time()
         step()
-        times.append(time.perf_counter() - start)
-        cpu_times.append(time.process_time() - cpu_start)
-    return {
-        "median_s": statistics.median(cpu_times if spec["clock"] == "cpu" else times),
-        "wall_s": statistics.median(times),
-        "cpu_s": statistics.median(cpu_times),
-        "peak_rss_mb": _rss_mb(),
-        "base_rss_mb": base_rss,
-    }
+        print(json.dumps({"wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu_start}), flush=True)
+    return {"peak_rss_mb": _rss_mb(), "base_rss_mb": base_rss}
 
 
 def _run_worker(python: str, spec: dict, cwd: str) -> dict:
@@ -207,6 +205,37 @@ def _run_worker(python: str, spec: dict, cwd: str) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"worker {spec.get('impl')} {spec.get('mode')} failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+class _Server:
+    """A timing worker in its own process, serving one timed step per request."""
+
+    def __init__(self, python: str, spec: dict, cwd: str):
+        cmd = [python, os.path.abspath(__file__), "--worker", json.dumps(spec)]
+        env = dict(os.environ, OMP_NUM_THREADS=str(spec["threads"]), PYTHONWARNINGS="ignore")
+        self.name = f"{spec['impl']} {spec.get('compile_mode', 'eager')}"
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env
+        )
+        self._read()  # ready after build and warm-up
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.name} failed:\n{self.proc.stderr.read()[-4000:]}")
+        return json.loads(line)
+
+    def step(self) -> dict:
+        self.proc.stdin.write("step\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def finish(self) -> dict:
+        self.proc.stdin.write("done\n")
+        self.proc.stdin.flush()
+        result = self._read()
+        self.proc.wait()
+        return result
 
 
 # ---------------------------------------------------------------------------------------
@@ -262,19 +291,22 @@ def main(argv=None) -> None:
     variants = [("ours", here, "eager"), ("upstream", args.upstream_python, "eager")]
     if args.compile:
         variants.append(("ours", here, "compile"))
-    rows = []
     for dtype in args.dtypes:
         for system in args.systems:
             for mode in args.modes:
-                result = {}
+                servers = {}
                 for impl, python, compile_mode in variants:
                     spec = {**common, "impl": impl, "mode": mode, "dtype": dtype, "system": system,
-                            "repeats": args.repeats, "warmup": args.warmup, "compile_mode": compile_mode}
-                    result[(impl, compile_mode)] = _run_worker(python, spec, workdir)
-                rows.append((dtype, system, mode, result))
+                            "warmup": args.warmup, "compile_mode": compile_mode}
+                    servers[(impl, compile_mode)] = _Server(python, spec, workdir)
+                times = {key: [] for key in servers}
+                for _ in range(args.repeats):  # alternate: every implementation sees the same load
+                    for key, server in servers.items():
+                        times[key].append(server.step()[f"{args.clock}_s"])
+                result = {key: {"median_s": statistics.median(times[key]), **server.finish()} for key, server in servers.items()}
                 ours, up = result[("ours", "eager")], result[("upstream", "eager")]
-                line = (f"{dtype:8s} {system:10s} {mode:6s} ours {ours['median_s'] * 1e3:9.1f} ms  upstream "
-                        f"{up['median_s'] * 1e3:9.1f} ms  speedup {up['median_s'] / ours['median_s']:5.2f}x  "
+                line = (f"{dtype:8s} {system:10s} {mode:6s} ours {ours['median_s'] * 1e3:8.1f} ms  upstream "
+                        f"{up['median_s'] * 1e3:8.1f} ms  speedup {up['median_s'] / ours['median_s']:5.2f}x  "
                         f"peak RSS ours/upstream {ours['peak_rss_mb']:.0f}/{up['peak_rss_mb']:.0f} MB "
                         f"(+{ours['peak_rss_mb'] - ours['base_rss_mb']:.0f}/+{up['peak_rss_mb'] - up['base_rss_mb']:.0f} MB over base)")
                 if ("ours", "compile") in result:
@@ -285,6 +317,6 @@ def main(argv=None) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
-        print(json.dumps(worker(json.loads(sys.argv[2]))))
+        print(json.dumps(worker(json.loads(sys.argv[2]))), flush=True)
     else:
         main()

@@ -53,3 +53,18 @@ def test_scalar_mlp_graph_module():
     assert out[keys.PER_ATOM_ENERGY_KEY].shape == (3, 1)
     with pytest.raises(ValueError, match="even scalars 'Nx0e', got 2x0e\\+1x1o"):
         ScalarMLP(1, irreps_in={keys.NODE_FEATURES_KEY: "2x0e+1x1o"})
+
+
+def test_output_order_permutes_the_last_layer_not_the_parameters():
+    torch.manual_seed(0)
+    mlp = ScalarMLPFunction(3, 5, hidden_layers_depth=1, hidden_layers_width=4, bias=True)
+    x = torch.randn(7, 3, dtype=torch.float64).to(torch.get_default_dtype())
+    before = mlp(x)
+    state = {k: v.clone() for k, v in mlp.state_dict().items()}
+    order = torch.tensor([4, 0, 3, 1, 2])
+    mlp.set_output_order(order)
+    torch.testing.assert_close(mlp(x), before[:, order], rtol=0, atol=1e-12)
+    assert state.keys() == mlp.state_dict().keys()
+    assert all(torch.equal(state[k], v) for k, v in mlp.state_dict().items())
+    with pytest.raises(ValueError, match="permutation of range\\(5\\)"):
+        mlp.set_output_order(torch.tensor([0, 0, 1, 2, 3]))

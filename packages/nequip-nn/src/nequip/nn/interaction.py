@@ -120,6 +120,12 @@ class InteractionBlock(GraphModuleMixin, torch.nn.Module):
             nonlinearity="silu",
             bias=False,
         )
+        order = getattr(self.tp_scatter, "weight_order", None)
+        if order is not None:
+            # the kernel reads the per-edge weights in its own column order: produce them in that
+            # order (a permutation of the last layer's weights, not of every edge's outputs)
+            self.edge_mlp.set_output_order(order)
+            self.tp_scatter.weights_preordered = True
         self.linear_2 = o3.Linear(self.tp_scatter.irreps_mid.simplify(), feature_out)
         self.sc = (
             o3.FullyConnectedTensorProduct(feature_in, self.irreps_in[keys.NODE_ATTRS_KEY], feature_out)

@@ -64,12 +64,19 @@ class ScalarLinear(torch.nn.Module):
         self.in_features, self.out_features, self.alpha = in_features, out_features, float(alpha)
         self.weight = torch.nn.Parameter(torch.empty(in_features, out_features).uniform_(-math.sqrt(3), math.sqrt(3)))
         self.bias = torch.nn.Parameter(torch.zeros(out_features)) if bias else None
+        # optional order of the output columns (see ScalarMLPFunction.set_output_order)
+        self.register_buffer("output_order", None, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight * self.alpha
-        if self.bias is None:
+        bias = self.bias
+        if self.output_order is not None:
+            # permuting the (in, out) weight is far cheaper than permuting the (rows, out) output
+            weight = torch.index_select(weight, 1, self.output_order)
+            bias = None if bias is None else torch.index_select(bias, 0, self.output_order)
+        if bias is None:
             return torch.mm(x, weight)
-        return torch.addmm(self.bias, x, weight)
+        return torch.addmm(bias, x, weight)
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, alpha={self.alpha:.4f}, bias={self.bias is not None}"
@@ -132,6 +139,18 @@ class ScalarMLPFunction(torch.nn.Module):
             if layer < num_layers - 1 and has_act:
                 layers.append(nonlinearity_module(nonlinearity))
         self.mlp = torch.nn.Sequential(*layers)
+
+    def set_output_order(self, order: torch.Tensor) -> None:
+        """Output column ``k`` becomes the former column ``order[k]`` (applied to the last layer's
+        weights, so the parameters and the state dict keep their layout).
+
+        Raises:
+            ValueError: if ``order`` is not a permutation of ``range(output_dim)``.
+        """
+        order = torch.as_tensor(order, dtype=torch.long).reshape(-1)
+        if not torch.equal(torch.sort(order).values, torch.arange(self.dims[-1])):
+            raise ValueError(f"order must be a permutation of range({self.dims[-1]}), got {order.tolist()}")
+        self.mlp[-1].output_order = order
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., input_dim) -> (..., output_dim)."""

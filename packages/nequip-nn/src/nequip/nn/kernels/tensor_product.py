@@ -28,7 +28,7 @@ Two implementations:
 """
 
 import math
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from e3nn import o3
@@ -208,11 +208,20 @@ class TensorProductScatter(torch.nn.Module):
         weight_order = torch.cat(weight_columns)
         self._weights_in_order = bool((weight_order == torch.arange(self.weight_numel)).all())
         self.register_buffer("_weight_order", weight_order, persistent=False)
+        #: ``True`` when the caller passes ``edge_weight`` already in :attr:`weight_order`
+        #: (e.g. the radial MLP's last layer permuted once, see ``InteractionBlock``).
+        self.weights_preordered = False
         self.register_buffer("_perm", perm, persistent=False)
         self._group_sizes: List[List[int]] = [
             [num_paths * d3 for b, num_paths, d3 in self._groups if b == block] for block in range(len(self._blocks))
         ]
         self._weight_sizes: List[int] = [self._blocks[b][1] * num_paths for b, num_paths, _ in self._groups]
+
+    @property
+    def weight_order(self) -> Optional[torch.Tensor]:
+        """Column order in which the kernel reads ``edge_weight`` (``None``: as given). A caller
+        that produces the columns in this order sets ``weights_preordered = True``."""
+        return None if self._weights_in_order else self._weight_order
 
     def forward(
         self,
@@ -247,7 +256,7 @@ class TensorProductScatter(torch.nn.Module):
             )
             for i1, mul, d1, _ in self._blocks
         ]
-        if not self._weights_in_order:
+        if not (self._weights_in_order or self.weights_preordered):
             edge_weight = torch.index_select(edge_weight, 1, self._weight_order)
         weights = edge_weight.split(self._weight_sizes, dim=1)
         outs = [
