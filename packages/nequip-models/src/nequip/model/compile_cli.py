@@ -1,0 +1,53 @@
+"""``nequip-compile CHECKPOINT OUTPUT [--mode aotinductor|export] [--device cpu|cuda]``.
+
+Exports the model of a checkpoint (EMA weights when present; a nequip-train ``.ckpt`` or
+a file of ``nequip.model.save_model_checkpoint``) to one deployable ``.pt2`` file with its
+metadata, checks it against the eager model on two example frames, and prints the
+metadata. Load it with ``NequIPCalculator.from_compiled_model(OUTPUT)`` or
+``nequip.model.export.load_exported_model(OUTPUT)``. See :mod:`nequip.model.export`.
+"""
+
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of ``nequip-compile``; returns the exit status."""
+    from .export import EXPORT_MODES
+
+    parser = argparse.ArgumentParser(
+        prog="nequip-compile",
+        description="Export the model of a NequIP checkpoint to one deployable .pt2 file (torch.export / AOTInductor).",
+    )
+    parser.add_argument("checkpoint", help="checkpoint file (nequip-train .ckpt or save_model_checkpoint file)")
+    parser.add_argument("output", help="file to write (.pt2)")
+    parser.add_argument(
+        "--mode",
+        choices=EXPORT_MODES,
+        default="aotinductor",
+        help="aotinductor: compiled C++/CUDA package, fastest (default); export: torch.export ExportedProgram, portable",
+    )
+    parser.add_argument("--device", default="cpu", help="device the exported model runs on (default: cpu)")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from .checkpoint import ModelFromCheckpoint
+    from .export import export_model
+
+    try:
+        device = torch.device(args.device)
+        model = ModelFromCheckpoint(args.checkpoint)
+        metadata = export_model(model, args.output, mode=args.mode, device=device)
+    except (ValueError, RuntimeError) as err:
+        print(f"nequip-compile: error: {err}", file=sys.stderr)
+        return 1
+    summary = {k: metadata[k] for k in ("mode", "device", "type_names", "r_max", "model_dtype", "output_fields")}
+    print(f"wrote {args.output}: {json.dumps(summary)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
