@@ -27,3 +27,42 @@ def tiny_kwargs():
         per_type_energy_scales=1.3,
         per_type_energy_shifts=dict(SHIFTS),
     )
+
+
+# --- Cu/Au alloys and a tiny Cu/Au model, for the calculator, export and MD tests ---
+CUAU_TYPES = ["Cu", "Au"]
+
+
+def _cuau_model(**overrides):
+    from nequip.model import NequIPGNNModel
+
+    kwargs = dict(
+        seed=1, model_dtype="float64", type_names=CUAU_TYPES, r_max=4.0, num_layers=2, l_max=1, num_features=4,
+        radial_mlp_width=8, avg_num_neighbors=30.0, per_type_energy_scales=0.3,
+        per_type_energy_shifts={"Cu": -3.5, "Au": -3.8},
+    )
+    kwargs.update(overrides)
+    return NequIPGNNModel(**kwargs).eval()
+
+
+def _cuau_atoms(repeat=(2, 2, 2), seed=0, rattle=0.1):
+    import ase.build
+    import numpy as np
+
+    atoms = ase.build.bulk("Cu", "fcc", a=3.75, cubic=True).repeat(repeat)
+    rng = np.random.default_rng(seed)
+    atoms.set_chemical_symbols(list(rng.choice(CUAU_TYPES, size=len(atoms))))
+    atoms.positions += rng.normal(scale=rattle, size=atoms.positions.shape)
+    return atoms
+
+
+@pytest.fixture(scope="session")
+def cuau_model():
+    """``cuau_model(**overrides)``: a tiny eval-mode float64 NequIPGNNModel for Cu/Au (r_max 4 Å, 2 layers, 4 features)."""
+    return _cuau_model
+
+
+@pytest.fixture(scope="session")
+def cuau_atoms():
+    """``cuau_atoms(repeat=(2, 2, 2), seed=0, rattle=0.1)``: random Cu/Au fcc alloy (4-atom cubic cell repeated), rattled (Å)."""
+    return _cuau_atoms

@@ -4,7 +4,6 @@ import doctest
 import subprocess
 import sys
 
-import ase.build
 import numpy as np
 import pytest
 import torch
@@ -15,29 +14,7 @@ import nequip.integrations.ase as ase_integration
 from nequip.data import from_ase, keys
 from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
 from nequip.integrations.ase import NequIPCalculator
-from nequip.model import NequIPGNNModel, save_model_checkpoint
-
-TYPES = ["Cu", "Au"]
-R_MAX = 4.0
-
-
-def cuau_model(**overrides):
-    kwargs = dict(
-        seed=1, model_dtype="float64", type_names=TYPES, r_max=R_MAX, num_layers=2, l_max=1, num_features=4,
-        radial_mlp_width=8, avg_num_neighbors=30.0, per_type_energy_scales=0.3,
-        per_type_energy_shifts={"Cu": -3.5, "Au": -3.8},
-    )
-    kwargs.update(overrides)
-    return NequIPGNNModel(**kwargs).eval()
-
-
-def cuau_atoms(repeat=(2, 2, 2), seed=0, rattle=0.1):
-    """Random Cu/Au fcc alloy (cubic cell of 4 atoms repeated), positions rattled."""
-    atoms = ase.build.bulk("Cu", "fcc", a=3.75, cubic=True).repeat(repeat)
-    rng = np.random.default_rng(seed)
-    atoms.set_chemical_symbols(list(rng.choice(TYPES, size=len(atoms))))
-    atoms.positions += rng.normal(scale=rattle, size=atoms.positions.shape)
-    return atoms
+from nequip.model import save_model_checkpoint
 
 
 def direct(model, atoms):
@@ -47,12 +24,15 @@ def direct(model, atoms):
     return model(data)
 
 
+R_MAX = 4.0
+
+
 @pytest.fixture(scope="module")
-def model():
+def model(cuau_model):
     return cuau_model()
 
 
-def test_calculator_equals_direct_model_call(model):
+def test_calculator_equals_direct_model_call(model, cuau_atoms):
     """Periodic alloy (triclinic cell) and an isolated cluster: energy, per-atom energies, forces, stress."""
     periodic = cuau_atoms()
     periodic.set_cell(periodic.cell.array + np.array([[0, 0.3, 0], [0, 0, 0.2], [0.1, 0, 0]]), scale_atoms=True)
@@ -92,7 +72,7 @@ def _finite_difference_stress(atoms, h=1e-5):
     return stress
 
 
-def test_stress_is_finite_difference_of_energy_with_ases_sign(model):
+def test_stress_is_finite_difference_of_energy_with_ases_sign(model, cuau_atoms):
     """The finite-difference formula has ASE's sign (checked on EMT); ours matches it, compressed or stretched."""
     reference = cuau_atoms(repeat=(1, 1, 1), seed=5)
     reference.calc = EMT()
@@ -106,7 +86,7 @@ def test_stress_is_finite_difference_of_energy_with_ases_sign(model):
         assert np.abs(expected).max() > 1e-4
 
 
-def test_mixed_and_no_pbc_equal_periodic_cells_with_vacuum(model):
+def test_mixed_and_no_pbc_equal_periodic_cells_with_vacuum(model, cuau_atoms):
     """A slab (pbc T, T, F) and a molecule give the results of fully periodic cells with > r_max of vacuum."""
     slab = cuau_atoms(repeat=(2, 2, 1), seed=7)
     slab.pbc = (True, True, False)
@@ -124,7 +104,7 @@ def test_mixed_and_no_pbc_equal_periodic_cells_with_vacuum(model):
     np.testing.assert_allclose(slab.get_stress(), padded.get_stress() * padded.get_volume() / slab.get_volume(), atol=1e-12)
 
 
-def test_unit_factors(model):
+def test_unit_factors(model, cuau_atoms):
     """A model in half-Å length units and 2 eV energy units, fed Å positions, is the model on doubled positions."""
     atoms = cuau_atoms(repeat=(1, 1, 2), seed=9)
     reference = atoms.copy()
@@ -138,7 +118,7 @@ def test_unit_factors(model):
         NequIPCalculator(model, length_units_to_A=0)
 
 
-def test_species_map_and_its_errors():
+def test_species_map_and_its_errors(cuau_model, cuau_atoms):
     """Type names that are not elements need a map; unmapped species are named with the model's type names."""
     model = cuau_model(type_names=["metalA", "metalB"], per_type_energy_shifts={"metalA": -3.5, "metalB": -3.8})
     with pytest.raises(ValueError, match="'metalA' is not a chemical symbol"):
@@ -159,7 +139,7 @@ def test_species_map_and_its_errors():
         NequIPCalculator(model.train())
 
 
-def test_from_checkpoint_uses_ema_weights(model, tmp_path):
+def test_from_checkpoint_uses_ema_weights(model, tmp_path, cuau_model, cuau_atoms):
     """The EMA weights of a checkpoint, not its raw weights, make the calculator's numbers."""
     ema = {name: value + 0.05 * torch.randn_like(value) for name, value in model.named_parameters()}
     path = str(tmp_path / "model.ckpt")
