@@ -1,0 +1,49 @@
+"""``nequip-compile`` end to end: checkpoint -> AOTInductor package -> NequIPCalculator, same numbers as the checkpoint.
+
+AOTInductor generates and compiles C++ (about a minute for this tiny model on one core),
+so this file compiles once; ``test_export.py`` covers ``--mode export``.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from nequip.integrations.ase import NequIPCalculator
+from nequip.model import save_model_checkpoint
+
+pytestmark = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None, reason="AOTInductor needs a C++ compiler")
+
+
+def test_nequip_compile_aotinductor_end_to_end(tmp_path, cuau_model, cuau_atoms):
+    model = cuau_model(num_layers=1)  # the compile time grows with the graph
+    ema = {name: value + 0.02 * torch.randn_like(value) for name, value in model.named_parameters()}
+    checkpoint, output = str(tmp_path / "model.ckpt"), str(tmp_path / "model.nequip.pt2")
+    save_model_checkpoint(checkpoint, model, ema_state_dict=ema)
+    script = os.path.join(os.path.dirname(sys.executable), "nequip-compile")
+    command = [script] if os.path.exists(script) else [sys.executable, "-m", "nequip.model.compile_cli"]
+    result = subprocess.run(
+        command + [checkpoint, output, "--device", "cpu"], capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1")
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert '"mode": "aotinductor"' in result.stdout and '"type_names": ["Cu", "Au"]' in result.stdout
+
+    compiled = NequIPCalculator.from_compiled_model(output)
+    assert compiled.model.mode == "aotinductor" and compiled.model.r_max == 4.0
+    eager = NequIPCalculator.from_checkpoint(checkpoint)
+    for atoms in (cuau_atoms(repeat=(2, 2, 1), seed=4), cuau_atoms(repeat=(3, 3, 3), seed=5)):
+        for calc in (compiled, eager):
+            calc.calculate(atoms, ["energy", "forces", "stress"])
+        for field in ("energy", "energies", "forces", "stress"):
+            got, expected = np.atleast_1d(compiled.results[field]), np.atleast_1d(eager.results[field])
+            deviation = np.abs(got - expected).max() / np.abs(expected).max()
+            assert deviation <= 1e-10, f"{field} of {len(atoms)} atoms: relative deviation {deviation:.2e}"
+
+    with pytest.raises(ValueError, match="compiled with AOTInductor for device 'cpu'"):
+        NequIPCalculator.from_compiled_model(output, device="meta")
+    bad = subprocess.run(command + [str(tmp_path / "missing.ckpt"), output], capture_output=True, text=True)
+    assert bad.returncode == 1 and "is not a file" in bad.stderr
