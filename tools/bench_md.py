@@ -1,0 +1,277 @@
+"""Benchmark molecular dynamics through ASE: our NequIPCalculator against upstream NequIP 0.19.1's, on CPU.
+
+Usage (from the repository root)::
+
+    uv run python tools/bench_md.py [--sizes 108 1008 10192] [--threads 1] [--repeats 3]
+        [--variants ours-eager ours-aoti upstream-eager upstream-aoti] [--upstream-python /tmp/upstream/bin/python]
+
+Model: upstream's tutorial hyperparameters (4 layers, l_max 1, parity, 32 features, radial
+MLP 2 x 64, 8 Bessels, r_max 5 Å; ``tools/bench_models.py``'s ``ARCHITECTURE``), float32,
+Cu/Au. Our model is built once, saved as a checkpoint and exported with ``nequip-compile``'s
+``export_model(mode="aotinductor")``; upstream's model is built with the same
+hyperparameters and gets our weights (``bench_models._load_our_weights``), then runs in
+upstream's own calculator, eagerly and as an AOTInductor package made by upstream's
+``aot_export_model`` with its ``ase`` target (what upstream's ``nequip-compile --mode
+aotinductor --target ase`` does).
+
+Structures: random Cu/Au fcc alloys (a = 3.8 Å) of 108, 1,008 and 10,192 atoms (cubic
+4-atom cells repeated), rattled by 0.05 Å, velocities of 300 K, all fixed by seeds.
+
+Each variant runs in its own process (upstream's in upstream's Python), builds its
+calculator, checks its energy on the first structure against ours (same weights: the
+differences are float32 rounding), and takes two warm-up MD steps; then timed blocks of
+velocity-Verlet steps (dt = 1 fs, one force call per step) alternate between the
+variants, ``--repeats`` times, so that all see the same machine load. Reported: steps per
+second from the median block (process CPU time by default, which with one thread is
+insensitive to other processes on a shared machine; ``--clock wall`` for wall time),
+microseconds per step per atom (constant if time is linear in the number of atoms), and
+ratios to upstream's eager and AOTInductor calculators.
+
+This file runs under both Pythons: only the standard library is imported at the top.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_models import ARCHITECTURE, R_MAX, TYPE_NAMES, _load_our_weights  # noqa: E402
+
+VARIANTS = ("ours-eager", "ours-aoti", "upstream-eager", "upstream-aoti")
+# atoms -> cubic 4-atom fcc cells along x, y, z
+SIZES = {108: (3, 3, 3), 1008: (6, 6, 7), 10192: (14, 14, 13)}
+LATTICE = 3.8
+
+
+# ---------------------------------------------------------------------------------------
+# preparation (our environment)
+
+
+def prepare(workdir: str, sizes) -> dict:
+    """Structures (extxyz with velocities), our checkpoint, weights for upstream, and our AOTI package."""
+    import ase.build
+    import ase.io
+    import numpy as np
+    import torch
+    from ase.calculators.emt import EMT
+    from ase.md.velocitydistribution import Stationary, thermalize_momenta
+
+    from nequip.model import NequIPGNNModel, save_model_checkpoint
+
+    paths = {}
+    for n in sizes:
+        atoms = ase.build.bulk("Cu", "fcc", a=LATTICE, cubic=True).repeat(SIZES[n])
+        rng = np.random.default_rng(n)
+        atoms.set_chemical_symbols(list(rng.choice(TYPE_NAMES, size=len(atoms))))
+        atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)
+        thermalize_momenta(atoms, temperature_K=300, rng=rng)
+        Stationary(atoms)
+        paths[n] = os.path.join(workdir, f"cuau_{n}.extxyz")
+        ase.io.write(paths[n], atoms)
+        if n == min(sizes):
+            atoms.calc = EMT()
+            forces, energy = atoms.get_forces(), atoms.get_potential_energy()
+            stats = {
+                "per_type_energy_scales": float(np.sqrt(np.mean(forces**2))),
+                "per_type_energy_shifts": float(energy / len(atoms)),
+                "avg_num_neighbors": 42.0,  # fcc within 5 Å: 12 + 6 + 24
+            }
+    kwargs = dict(seed=456, model_dtype="float32", type_names=TYPE_NAMES, **ARCHITECTURE, **stats)
+    model = NequIPGNNModel(**kwargs).eval()
+    checkpoint = os.path.join(workdir, "model.ckpt")
+    save_model_checkpoint(checkpoint, model)
+    weights = os.path.join(workdir, "weights.pt")
+    torch.save({k: v.detach() for k, v in model.named_parameters()}, weights)
+    return {"structures": paths, "stats": stats, "checkpoint": checkpoint, "weights": weights}
+
+
+def export_ours(checkpoint: str, path: str) -> float:
+    from nequip.model import ModelFromCheckpoint
+    from nequip.model.export import export_model
+
+    start = time.perf_counter()
+    export_model(ModelFromCheckpoint(checkpoint), path, mode="aotinductor")
+    return time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------------------
+# workers
+
+
+def _upstream_model(spec: dict):
+    from nequip.utils.global_state import set_global_state
+
+    set_global_state()
+    from nequip.model import NequIPGNNModel
+
+    model = NequIPGNNModel(seed=456, model_dtype="float32", type_names=TYPE_NAMES, **ARCHITECTURE, **spec["stats"])
+    _load_our_weights(model, spec["weights"])
+    return model.eval()
+
+
+def _upstream_aoti(model, atoms, path: str):
+    """Upstream's AOTInductor export for its ASE target (as its nequip-compile does)."""
+    import torch
+    from nequip.data import AtomicDataDict, from_ase
+    from nequip.integrations.utils import basic_transforms
+    from nequip.scripts._compile_utils import COMPILE_TARGET_DICT
+    from nequip.utils.aot import aot_export_model
+    from nequip.utils.aoti_metadata import NEQUIP_AOTI_INPUTS_KEY, NEQUIP_AOTI_OUTPUTS_KEY, serialize_aoti_keys
+    from nequip.utils.global_state import get_latest_global_state
+
+    target = COMPILE_TARGET_DICT["ase"]
+    data = from_ase(atoms)
+    for transform in basic_transforms(model.metadata, R_MAX, TYPE_NAMES, {t: t for t in TYPE_NAMES}):
+        data = transform(data)
+    data = target["data_settings"](AtomicDataDict.to_(data, "cpu"))
+    dim = torch.export.Dim
+    batch_map = target["batch_map_settings"](
+        {"graph": dim("num_frames", min=2), "node": dim("num_nodes", min=2), "edge": dim("num_edges", min=2)}
+    )
+    metadata = dict(model.metadata)
+    metadata.update(get_latest_global_state(only_metadata_related=True))
+    metadata = {k: str(int(v)) if isinstance(v, bool) else str(v) for k, v in metadata.items()}
+    metadata[NEQUIP_AOTI_INPUTS_KEY] = serialize_aoti_keys(target["input"])
+    metadata[NEQUIP_AOTI_OUTPUTS_KEY] = serialize_aoti_keys(target["output"])
+    aot_export_model(
+        model=model, device="cpu", input_fields=target["input"], output_fields=target["output"], data=data,
+        batch_map=batch_map, output_path=path, inductor_configs={"aot_inductor.metadata": metadata},
+    )
+
+
+def _calculator(spec: dict, first_atoms):
+    variant = spec["variant"]
+    if variant == "ours-eager":
+        from nequip.integrations.ase import NequIPCalculator
+
+        return NequIPCalculator.from_checkpoint(spec["checkpoint"])
+    if variant == "ours-aoti":
+        from nequip.integrations.ase import NequIPCalculator
+
+        return NequIPCalculator.from_compiled_model(spec["ours_aoti"])
+    from nequip.integrations.ase import NequIPCalculator
+    from nequip.integrations.utils import basic_transforms
+
+    model = _upstream_model(spec)
+    if variant == "upstream-eager":
+        transforms = basic_transforms(model.metadata, R_MAX, TYPE_NAMES, {t: t for t in TYPE_NAMES})
+        return NequIPCalculator(model, device="cpu", transforms=transforms)
+    path = os.path.join(spec["workdir"], "upstream.nequip.pt2")
+    if not os.path.exists(path):
+        _upstream_aoti(model, first_atoms, path)
+    return NequIPCalculator.from_compiled_model(path, device="cpu", chemical_species_to_atom_type_map=True)
+
+
+def worker(spec: dict) -> dict:
+    import ase.io
+    import torch
+    from ase import units
+    from ase.md.verlet import VelocityVerlet
+
+    torch.set_num_threads(spec["threads"])
+    structures = {int(n): ase.io.read(path) for n, path in spec["structures"].items()}
+    calc = _calculator(spec, structures[min(structures)])
+    energies = {}
+    runs = {}
+    for n, atoms in structures.items():
+        atoms.calc = calc
+        energies[n] = float(atoms.get_potential_energy())
+        runs[n] = VelocityVerlet(atoms, timestep=1.0 * units.fs)
+        runs[n].run(2)  # warm-up
+    print(json.dumps({"ready": True, "energies": energies}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request.get("done"):
+            break
+        start, cpu_start = time.perf_counter(), time.process_time()
+        runs[request["size"]].run(request["steps"])
+        print(json.dumps({"wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu_start}), flush=True)
+    return {}
+
+
+class _Server:
+    def __init__(self, python: str, spec: dict):
+        env = dict(os.environ, OMP_NUM_THREADS=str(spec["threads"]), PYTHONWARNINGS="ignore")
+        self.name = spec["variant"]
+        self.proc = subprocess.Popen(
+            [python, os.path.abspath(__file__), "--worker", json.dumps(spec)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=spec["workdir"],
+        )
+
+    def read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.name} failed:\n{self.proc.stderr.read()[-4000:]}")
+        return json.loads(line)
+
+    def request(self, **message) -> dict:
+        self.proc.stdin.write(json.dumps(message) + "\n")
+        self.proc.stdin.flush()
+        return self.read()
+
+    def finish(self) -> None:
+        self.proc.stdin.write(json.dumps({"done": True}) + "\n")
+        self.proc.stdin.flush()
+        self.proc.wait()
+
+
+# ---------------------------------------------------------------------------------------
+# driver
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", nargs="+", type=int, default=sorted(SIZES), choices=sorted(SIZES))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--upstream-python", default="/tmp/upstream/bin/python")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--atom-steps", type=int, default=2000, help="MD steps per timed block = max(1, this / atoms)")
+    parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
+    args = parser.parse_args(argv)
+
+    workdir = tempfile.mkdtemp(prefix="bench_md_")
+    prepared = prepare(workdir, args.sizes)
+    spec = dict(workdir=workdir, threads=args.threads, structures=prepared["structures"], stats=prepared["stats"],
+                checkpoint=prepared["checkpoint"], weights=prepared["weights"], ours_aoti=os.path.join(workdir, "ours.pt2"))
+    if "ours-aoti" in args.variants:
+        print(f"our AOTInductor export (incl. its check against eager): {export_ours(spec['checkpoint'], spec['ours_aoti']):.0f} s", flush=True)
+    servers = {}
+    for variant in args.variants:
+        python = args.upstream_python if variant.startswith("upstream") else sys.executable
+        start = time.perf_counter()
+        servers[variant] = _Server(python, {**spec, "variant": variant})
+        ready = servers[variant].read()
+        energies = ", ".join(f"{n}: {e:.4f}" for n, e in ready["energies"].items())
+        print(f"{variant}: ready in {time.perf_counter() - start:.0f} s; energies (eV) {energies}", flush=True)
+
+    print(f"\nthreads {args.threads}; median {args.clock} time of {args.repeats} blocks; velocity Verlet, dt 1 fs")
+    header = f"{'atoms':>6} {'variant':15} {'steps/s':>9} {'us/step/atom':>13} {'vs up-eager':>12} {'vs up-aoti':>11}"
+    print(header)
+    for n in args.sizes:
+        steps = max(1, args.atom_steps // n)
+        times = {variant: [] for variant in servers}
+        for _ in range(args.repeats):
+            for variant, server in servers.items():
+                times[variant].append(server.request(size=n, steps=steps)[f"{args.clock}_s"] / steps)
+        per_step = {variant: statistics.median(t) for variant, t in times.items()}
+        for variant, seconds in per_step.items():
+            ratios = [
+                f"{per_step[ref] / seconds:11.2f}x" if ref in per_step else f"{'-':>12}"
+                for ref in ("upstream-eager", "upstream-aoti")
+            ]
+            print(f"{n:6d} {variant:15} {1 / seconds:9.2f} {seconds / n * 1e6:13.1f} {ratios[0]} {ratios[1]}", flush=True)
+    for server in servers.values():
+        server.finish()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        print(json.dumps(worker(json.loads(sys.argv[2]))), flush=True)
+    else:
+        main()
