@@ -46,6 +46,7 @@ VARIANTS = ("ours-eager", "ours-aoti", "upstream-eager", "upstream-aoti")
 # atoms -> cubic 4-atom fcc cells along x, y, z
 SIZES = {108: (3, 3, 3), 1008: (6, 6, 7), 10192: (14, 14, 13)}
 LATTICE = 3.8
+LARGE = 5000  # systems at least this large run one process at a time (memory)
 
 
 # ---------------------------------------------------------------------------------------
@@ -167,6 +168,20 @@ def _calculator(spec: dict, first_atoms):
     return NequIPCalculator.from_compiled_model(path, device="cpu", chemical_species_to_atom_type_map=True)
 
 
+def _rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _available_mb() -> float:
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024.0
+    return float("inf")
+
+
 def worker(spec: dict) -> dict:
     import ase.io
     import torch
@@ -174,16 +189,17 @@ def worker(spec: dict) -> dict:
     from ase.md.verlet import VelocityVerlet
 
     torch.set_num_threads(spec["threads"])
-    structures = {int(n): ase.io.read(path) for n, path in spec["structures"].items()}
-    calc = _calculator(spec, structures[min(structures)])
+    structures = {int(n): ase.io.read(path) for n, path in spec["structures"].items() if int(n) in spec["sizes"]}
+    calc = _calculator(spec, ase.io.read(spec["structures"][min(spec["structures"], key=int)]))
+    base_rss = _rss_mb()
     energies = {}
     runs = {}
     for n, atoms in structures.items():
         atoms.calc = calc
         energies[n] = float(atoms.get_potential_energy())
         runs[n] = VelocityVerlet(atoms, timestep=1.0 * units.fs)
-        runs[n].run(2)  # warm-up
-    print(json.dumps({"ready": True, "energies": energies}), flush=True)
+        runs[n].run(spec["warmup"])
+    print(json.dumps({"ready": True, "energies": energies, "base_rss_mb": base_rss, "peak_rss_mb": _rss_mb()}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
         if request.get("done"):
@@ -233,6 +249,7 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--atom-steps", type=int, default=2000, help="MD steps per timed block = max(1, this / atoms)")
     parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
+    parser.add_argument("--memory-margin-mb", type=float, default=3000, help="memory to leave free for others")
     args = parser.parse_args(argv)
 
     workdir = tempfile.mkdtemp(prefix="bench_md_")
@@ -241,34 +258,54 @@ def main(argv=None) -> None:
                 checkpoint=prepared["checkpoint"], weights=prepared["weights"], ours_aoti=os.path.join(workdir, "ours.pt2"))
     if "ours-aoti" in args.variants:
         print(f"our AOTInductor export (incl. its check against eager): {export_ours(spec['checkpoint'], spec['ours_aoti']):.0f} s", flush=True)
+    small = [n for n in args.sizes if n < LARGE]
+    large = [n for n in args.sizes if n >= LARGE]
+    print(f"\nthreads {args.threads}; median {args.clock} time of {args.repeats} blocks; velocity Verlet, dt 1 fs")
+    print(f"{'atoms':>6} {'variant':15} {'steps/s':>9} {'us/step/atom':>13} {'vs up-eager':>12} {'vs up-aoti':>11}  peak RSS", flush=True)
+    grown = {}
+    # small systems: all variants alive at once, timed blocks interleaved
     servers = {}
     for variant in args.variants:
         python = args.upstream_python if variant.startswith("upstream") else sys.executable
         start = time.perf_counter()
-        servers[variant] = _Server(python, {**spec, "variant": variant})
+        servers[variant] = _Server(python, {**spec, "variant": variant, "sizes": small, "warmup": 2})
         ready = servers[variant].read()
+        grown[variant] = (ready["peak_rss_mb"] - ready["base_rss_mb"]) / max(small)
         energies = ", ".join(f"{n}: {e:.4f}" for n, e in ready["energies"].items())
-        print(f"{variant}: ready in {time.perf_counter() - start:.0f} s; energies (eV) {energies}", flush=True)
-
-    print(f"\nthreads {args.threads}; median {args.clock} time of {args.repeats} blocks; velocity Verlet, dt 1 fs")
-    header = f"{'atoms':>6} {'variant':15} {'steps/s':>9} {'us/step/atom':>13} {'vs up-eager':>12} {'vs up-aoti':>11}"
-    print(header)
-    for n in args.sizes:
+        print(f"# {variant}: ready in {time.perf_counter() - start:.0f} s; energies (eV) {energies}; "
+              f"peak RSS {ready['peak_rss_mb']:.0f} MB", flush=True)
+    for n in small:
         steps = max(1, args.atom_steps // n)
         times = {variant: [] for variant in servers}
         for _ in range(args.repeats):
             for variant, server in servers.items():
                 times[variant].append(server.request(size=n, steps=steps)[f"{args.clock}_s"] / steps)
-        per_step = {variant: statistics.median(t) for variant, t in times.items()}
-        for variant, seconds in per_step.items():
-            ratios = [
-                f"{per_step[ref] / seconds:11.2f}x" if ref in per_step else f"{'-':>12}"
-                for ref in ("upstream-eager", "upstream-aoti")
-            ]
-            print(f"{n:6d} {variant:15} {1 / seconds:9.2f} {seconds / n * 1e6:13.1f} {ratios[0]} {ratios[1]}", flush=True)
+        _report(n, {variant: statistics.median(t) for variant, t in times.items()}, {})
     for server in servers.values():
         server.finish()
+    # large systems: one process at a time (memory), not interleaved, when the memory estimate fits
+    for n in large:
+        per_step, peaks = {}, {}
+        for variant in args.variants:
+            estimate = grown.get(variant, 1.0) * n * 1.2 + 1000  # MB; 1 MB per atom without a small run
+            if estimate > _available_mb() - args.memory_margin_mb:
+                print(f"# {n} atoms, {variant}: skipped, needs about {estimate:.0f} MB, {_available_mb():.0f} MB available", flush=True)
+                continue
+            python = args.upstream_python if variant.startswith("upstream") else sys.executable
+            server = _Server(python, {**spec, "variant": variant, "sizes": [n], "warmup": 1})
+            peaks[variant] = server.read()["peak_rss_mb"]
+            per_step[variant] = statistics.median(server.request(size=n, steps=1)[f"{args.clock}_s"] for _ in range(args.repeats))
+            server.finish()
+        _report(n, per_step, peaks)
 
+
+def _report(n: int, per_step: dict, peaks: dict) -> None:
+    for variant, seconds in per_step.items():
+        ratios = [
+            f"{per_step[ref] / seconds:11.2f}x" if ref in per_step else f"{'-':>12}" for ref in ("upstream-eager", "upstream-aoti")
+        ]
+        peak = f"  {peaks[variant]:.0f} MB" if variant in peaks else ""
+        print(f"{n:6d} {variant:15} {1 / seconds:9.2f} {seconds / n * 1e6:13.1f} {ratios[0]} {ratios[1]}{peak}", flush=True)
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":

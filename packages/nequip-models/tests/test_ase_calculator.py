@@ -124,6 +124,8 @@ def test_species_map_and_its_errors(cuau_model, cuau_atoms):
     with pytest.raises(ValueError, match="'metalA' is not a chemical symbol"):
         NequIPCalculator(model)
     calc = NequIPCalculator(model, chemical_species_to_atom_type_map={"Cu": "metalA", "Au": "metalB"})
+    assert NequIPCalculator(cuau_model(), chemical_species_to_atom_type_map=True).transforms[0].chemical_species_to_atom_type_map == {
+        "Cu": "Cu", "Au": "Au"}
     atoms = cuau_atoms(repeat=(1, 1, 1))
     atoms.calc = calc
     renamed = cuau_model()

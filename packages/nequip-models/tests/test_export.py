@@ -43,6 +43,10 @@ def test_exported_model_matches_eager(dtype, tmp_path, cuau_model, cuau_atoms):
             deviation = _relative(got[field], eager.results[field])
             assert deviation <= tolerance, f"{field} of {len(atoms)} atoms: relative deviation {deviation:.2e}"
     assert "stress" not in got  # the cluster has no cell
+    lonely = cuau_atoms(repeat=(1, 1, 1))[:1]
+    lonely.pbc, lonely.cell = False, np.zeros((3, 3))
+    with pytest.raises(ValueError, match="at least 2 atoms and 2 edges, got 1 atoms and 0 edges"):
+        exported.calculate(lonely, ["energy"])
 
 
 def test_loading_errors(tmp_path, cuau_model):

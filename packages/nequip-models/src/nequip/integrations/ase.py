@@ -73,7 +73,7 @@ class NequIPCalculator(Calculator):
         length_units_to_A: the model's length unit in Å. Positions and cell are divided by
             it before the model sees them (upstream NequIP converts only the outputs).
         chemical_species_to_atom_type_map: chemical symbol -> model type name (identity by
-            default); only with the default transforms.
+            default, also for ``True`` as upstream accepts); only with the default transforms.
         **kwargs: passed to ``ase.calculators.calculator.Calculator``.
 
     Raises:
@@ -107,6 +107,8 @@ class NequIPCalculator(Calculator):
         for name, value in (("energy_units_to_eV", energy_units_to_eV), ("length_units_to_A", length_units_to_A)):
             if not float(value) > 0:
                 raise ValueError(f"{name} must be positive, got {value!r}")
+        if chemical_species_to_atom_type_map is True:
+            chemical_species_to_atom_type_map = None  # upstream's way to ask for the identity
         self.type_names: List[str] = list(model.type_names)
         if transforms is None:
             transforms = default_transforms(

@@ -234,8 +234,19 @@ class ExportedModel:
         self.output_fields: List[str] = list(metadata["output_fields"])
 
     def __call__(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
-        """Evaluate one frame; ``data`` needs the neighbor list and ``atom_types``."""
-        outputs = self._function(*_export_inputs(data, self.device))
+        """Evaluate one frame; ``data`` needs the neighbor list and ``atom_types``.
+
+        Raises:
+            ValueError: for several frames, or fewer than 2 atoms or 2 edges (the exported
+                graph's dynamic sizes start at 2).
+        """
+        args = _export_inputs(data, self.device)
+        if args[0].shape[0] < 2 or args[1].shape[1] < 2:
+            raise ValueError(
+                f"an exported model needs at least 2 atoms and 2 edges, got {args[0].shape[0]} atoms and "
+                f"{args[1].shape[1]} edges (evaluate such a frame with the eager model, e.g. from the checkpoint)"
+            )
+        outputs = self._function(*args)
         return dict(zip(self.output_fields, outputs))
 
 
