@@ -23,6 +23,7 @@ from .checkpoint import (
     save_model_checkpoint,
 )
 from .compile import CompileGraphModel
+from .export import EXPORT_MODES, ExportedModel, export_model, load_exported_model
 from .full_model import FullNequIPGNNModel
 from .nequip_gnn import NequIPGNNEnergyModel, NequIPGNNModel
 from .presets import NEQUIP_GNN_PRESETS, PRESET_SHARED_DEFAULTS, PresetNequIPGNNModel
@@ -46,4 +47,8 @@ __all__ = [
     "model_checkpoint_payload",
     "save_model_checkpoint",
     "read_model_checkpoint",
+    "EXPORT_MODES",
+    "export_model",
+    "load_exported_model",
+    "ExportedModel",
 ]
