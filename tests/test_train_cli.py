@@ -36,11 +36,14 @@ def _one_thread():
 
 
 def test_tutorial_command_short(tmp_path):
-    """`nequip-train -cp configs -cn tutorial` as a user runs it (shortened by overrides)."""
+    """`nequip-train -cp configs -cn tutorial` as a user runs it: the installed console script
+    (the README's main command), shortened by overrides."""
+    script = Path(sys.executable).parent / ("nequip-train.exe" if os.name == "nt" else "nequip-train")
+    assert script.is_file(), f"the nequip-train console script is not installed next to {sys.executable}"
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "nequip.train.cli", "-cp", "configs", "-cn", "tutorial", *SHORT, f"hydra.run.dir={out}"],
+        [str(script), "-cp", "configs", "-cn", "tutorial", *SHORT, f"hydra.run.dir={out}"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -77,12 +77,24 @@ def test_evaluation_matches_eager(models):
     assert compiled.compile_disabled_reason is None and list(compiled._variants)[0][1] is False
 
 
+def test_single_frames_compile_once_for_any_size(models):
+    """Molecular dynamics: single frames of different sizes share one traced graph (frame count 1)."""
+    eager, compiled = models
+    compiled.compile_backend = "eager"
+    eager.eval(), compiled.eval()
+    for num_atoms, seed in ((5, 0), (8, 1)):
+        frame = random_bulk(TYPES, 3.0, num_atoms=num_atoms, seed=seed)
+        _assert_same(compiled(dict(frame)), eager(dict(frame)))
+    assert compiled.compile_disabled_reason is None
+    assert list(compiled._variants) == [(tuple(sorted(compiled._model_inputs(frame))), False, True)]
+
+
 def test_eager_fallbacks_warn_and_say_why(models, monkeypatch):
     eager, compiled = models
-    single = random_cluster(TYPES, 3.0, num_atoms=4)
-    with pytest.warns(UserWarning, match="fewer than 2 frames, 2 atoms or 2 edges"):
-        out = compiled(dict(single))
-    _assert_same(out, eager(dict(single)))
+    lone = random_cluster(TYPES, 3.0, num_atoms=1)
+    with pytest.warns(UserWarning, match="fewer than 2 atoms or 2 edges run eagerly"):
+        out = compiled(dict(lone))
+    _assert_same(out, eager(dict(lone)))
 
     data = _batch([4], 0)
     with_grad = {**data, keys.POSITIONS_KEY: data[keys.POSITIONS_KEY].clone().requires_grad_(True)}

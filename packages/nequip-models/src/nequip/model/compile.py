@@ -8,8 +8,10 @@ flat graph of tensor operations with ``make_fx`` (symbolic shapes, weights and b
 explicit inputs), and that graph is compiled with ``torch.compile(dynamic=True)``; its
 backward (for training) is then an ordinary first-order backward.
 
-One graph is traced and compiled per *variant*: per set of input fields present and per
-``training`` flag (training keeps the force graph for the backward). On the first call of
+One graph is traced and compiled per *variant*: per set of input fields present, per
+``training`` flag (training keeps the force graph for the backward) and for single frames
+versus batches of several (a frame count of 1 is a constant of the traced graph, the atom
+and edge counts stay symbolic: molecular dynamics of one system of any size runs compiled). On the first call of
 a variant the compiled outputs are compared with the eager ones. CPU edge chunking of the
 convolution kernels (``edge_chunk_size``) is turned off while tracing, so that the graph
 holds for any number of edges. In eval mode the weights enter the compiled graph
@@ -18,8 +20,8 @@ detached: compiled eval outputs carry no gradient to the weights.
 When the model runs eagerly instead (each with a one-time ``UserWarning`` per model saying
 why):
 
-* the batch has fewer than 2 frames, 2 atoms or 2 edges (a size of 0 or 1 would be
-  baked into the traced graph; single frames, e.g. molecular dynamics, therefore run eagerly);
+* the batch has fewer than 2 atoms or 2 edges (a size of 0 or 1 would be baked into the
+  traced graph);
 * positions or cell require grad (the caller differentiates through them; the traced
   graph does not connect to its inputs);
 * tracing or compiling raised an exception (e.g. inductor on a CPU machine without a C++
@@ -112,7 +114,7 @@ class CompileGraphModel(GraphModel):
         )
         self.compile_backend = compile_backend
         self.compile_disabled_reason: Optional[str] = None
-        self._variants: Dict[Tuple[Tuple[str, ...], bool], _Variant] = {}
+        self._variants: Dict[Tuple[Tuple[str, ...], bool, bool], _Variant] = {}
         self._warned: set = set()
 
     def __getstate__(self) -> Dict[str, Any]:
@@ -134,12 +136,8 @@ class CompileGraphModel(GraphModel):
     def _eager_reason(self, data: AtomicDataDict.Type) -> Optional[Tuple[str, str]]:
         if self.compile_disabled_reason is not None or torch.compiler.is_compiling() or torch.jit.is_scripting():
             return ("", "")  # already warned / nested compile
-        if (
-            AtomicDataDict.num_frames(data) < 2
-            or AtomicDataDict.num_nodes(data) < 2
-            or AtomicDataDict.num_edges(data) < 2
-        ):
-            return ("small", "batches with fewer than 2 frames, 2 atoms or 2 edges (e.g. single frames) run eagerly")
+        if AtomicDataDict.num_nodes(data) < 2 or AtomicDataDict.num_edges(data) < 2:
+            return ("small", "batches with fewer than 2 atoms or 2 edges run eagerly")
         for field in (keys.POSITIONS_KEY, keys.CELL_KEY):
             if field in data and data[field].requires_grad:
                 return ("grad", f"inputs whose {field!r} requires grad run eagerly")
@@ -199,7 +197,7 @@ class CompileGraphModel(GraphModel):
                 self._warn_once(*reason)
             return super().forward(data)
         inputs = self._model_inputs(data)
-        key = (tuple(sorted(inputs)), self.training)
+        key = (tuple(sorted(inputs)), self.training, AtomicDataDict.num_frames(data) == 1)
         try:
             if key not in self._variants:
                 variant = self._compile_variant(inputs)

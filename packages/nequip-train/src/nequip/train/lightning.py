@@ -22,7 +22,7 @@ import torch
 
 from nequip.data import AtomicDataDict
 from nequip.data.config import instantiate, locate, to_plain
-from nequip.model import CHECKPOINT_KEY, model_checkpoint_payload
+from nequip.model import CHECKPOINT_KEY, model_checkpoint_payload, model_from_config
 
 from .metrics_manager import MetricsManager
 
@@ -109,13 +109,11 @@ class NequIPLightningModule(lightning.LightningModule):
 
     @staticmethod
     def _build_model(config: Any) -> torch.nn.Module:
-        """Build the model config non-recursively: nested configs (e.g. ``pair_potential``) go to the builder unbuilt."""
-        config = to_plain(config)
+        """A built model as it is, or a model builder config built by :func:`nequip.model.model_from_config`
+        (non-recursively: nested configs such as ``pair_potential`` go to the builder unbuilt)."""
         if isinstance(config, torch.nn.Module):
             return config
-        if not isinstance(config, dict) or "_target_" not in config:
-            raise ValueError(f"model must be a config with a _target_ (e.g. nequip.model.NequIPGNNModel), got {config!r}")
-        return instantiate({**config, "_recursive_": False})
+        return model_from_config(config)
 
     @staticmethod
     def _per_dataset(config, count: int, type_names, argument: str) -> Optional[torch.nn.ModuleList]:
