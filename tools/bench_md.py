@@ -3,12 +3,13 @@
 Usage (from the repository root)::
 
     uv run python tools/bench_md.py [--sizes 108 1008 10192] [--threads 1] [--repeats 3]
-        [--variants ours-eager ours-aoti upstream-eager upstream-aoti] [--upstream-python /tmp/upstream/bin/python]
+        [--variants ours-eager ours-compile ours-aoti upstream-eager upstream-aoti] [--upstream-python /tmp/upstream/bin/python]
 
 Model: upstream's tutorial hyperparameters (4 layers, l_max 1, parity, 32 features, radial
 MLP 2 x 64, 8 Bessels, r_max 5 Å; ``tools/bench_models.py``'s ``ARCHITECTURE``), float32,
-Cu/Au. Our model is built once, saved as a checkpoint and exported with ``nequip-compile``'s
-``export_model(mode="aotinductor")``; upstream's model is built with the same
+Cu/Au. Our model is built once, saved as a checkpoint, run eagerly, through ``torch.compile``
+in the MD process (``from_checkpoint(compile_mode="compile")``, variant ours-compile) and exported
+with ``nequip-compile``'s ``export_model(mode="aotinductor")``; upstream's model is built with the same
 hyperparameters and gets our weights (``bench_models._load_our_weights``), then runs in
 upstream's own calculator, eagerly and as an AOTInductor package made by upstream's
 ``aot_export_model`` with its ``ase`` target (what upstream's ``nequip-compile --mode
@@ -42,7 +43,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_models import ARCHITECTURE, R_MAX, TYPE_NAMES, _load_our_weights  # noqa: E402
 
-VARIANTS = ("ours-eager", "ours-aoti", "upstream-eager", "upstream-aoti")
+VARIANTS = ("ours-eager", "ours-compile", "ours-aoti", "upstream-eager", "upstream-aoti")
 # atoms -> cubic 4-atom fcc cells along x, y, z
 SIZES = {108: (3, 3, 3), 1008: (6, 6, 7), 10192: (14, 14, 13)}
 LATTICE = 3.8
@@ -151,6 +152,10 @@ def _calculator(spec: dict, first_atoms):
         from nequip.integrations.ase import NequIPCalculator
 
         return NequIPCalculator.from_checkpoint(spec["checkpoint"])
+    if variant == "ours-compile":  # torch.compile (inductor) in the MD process: compile_mode="compile"
+        from nequip.integrations.ase import NequIPCalculator
+
+        return NequIPCalculator.from_checkpoint(spec["checkpoint"], compile_mode="compile")
     if variant == "ours-aoti":
         from nequip.integrations.ase import NequIPCalculator
 

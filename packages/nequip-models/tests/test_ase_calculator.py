@@ -158,6 +158,24 @@ def test_from_checkpoint_uses_ema_weights(model, tmp_path, cuau_model, cuau_atom
     np.testing.assert_allclose(atoms.get_forces(), direct(ema_model, atoms)[keys.FORCE_KEY].numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_from_checkpoint_compiled_matches_eager(model, tmp_path, cuau_atoms):
+    """compile_mode='compile': the traced single-frame graph (dynamo backend ``eager`` here, to keep
+    the test cheap; inductor is timed by tools/bench_md.py) gives the eager calculator's numbers
+    for two cell sizes from one graph."""
+    path = str(tmp_path / "model.ckpt")
+    save_model_checkpoint(path, model)
+    eager = NequIPCalculator.from_checkpoint(path)
+    compiled = NequIPCalculator.from_checkpoint(path, compile_mode="compile")
+    compiled.model.compile_backend = "eager"
+    for seed, repeat in ((3, (1, 1, 1)), (4, (2, 1, 1))):
+        atoms = cuau_atoms(seed=seed, repeat=repeat)
+        expected = eager.get_property("forces", atoms).copy(), eager.get_property("energy", atoms)
+        forces, energy = compiled.get_property("forces", atoms), compiled.get_property("energy", atoms)
+        np.testing.assert_allclose(forces, expected[0], rtol=1e-10, atol=1e-12)
+        assert energy == pytest.approx(expected[1], rel=1e-12)
+    assert compiled.model.compile_disabled_reason is None and len(compiled.model._variants) == 1
+
+
 def test_import_needs_neither_lightning_nor_hydra():
     code = (
         "import sys, nequip.integrations.ase, nequip.model.export;"

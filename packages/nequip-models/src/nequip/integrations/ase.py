@@ -128,6 +128,7 @@ class NequIPCalculator(Calculator):
         checkpoint_path: str,
         device: Union[str, torch.device] = "cpu",
         chemical_species_to_atom_type_map: Optional[Dict[str, str]] = None,
+        compile_mode: str = "eager",
         **kwargs,
     ) -> "NequIPCalculator":
         """Calculator for the model of a checkpoint (nequip-train's ``.ckpt`` or ``save_model_checkpoint``'s file).
@@ -142,11 +143,15 @@ class NequIPCalculator(Calculator):
             checkpoint_path: the checkpoint file.
             device: device the model runs on.
             chemical_species_to_atom_type_map: chemical symbol -> type name (identity by default).
+            compile_mode: ``eager`` (default) or ``compile``: ``torch.compile`` in this process
+                (see :class:`~nequip.model.CompileGraphModel`; the first step of each system
+                size class compiles, later steps reuse the graph for any atom and edge count);
+                ``nequip-compile`` exports ahead of time instead.
             **kwargs: other arguments of :class:`NequIPCalculator` (units, ASE's).
         """
         from nequip.model import ModelFromCheckpoint
 
-        model = ModelFromCheckpoint(checkpoint_path).eval()
+        model = ModelFromCheckpoint(checkpoint_path, compile_mode=compile_mode).eval()
         for param in model.parameters():
             param.requires_grad_(False)
         return cls(model, device=device, chemical_species_to_atom_type_map=chemical_species_to_atom_type_map, **kwargs)
