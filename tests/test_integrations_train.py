@@ -13,27 +13,15 @@ from nequip.model.compile_cli import main as nequip_compile
 from nequip.train.cli import run_config
 
 ROOT = Path(__file__).resolve().parents[1]
-SHORT = [
-    "trainer.max_epochs=1",
-    "num_layers=1",
-    "num_features=4",
-    "data.split_dataset.dataset.num_frames=8",
-    "data.split_dataset.dataset.supercell=[1,1,2]",
-    "data.split_dataset.train=6",
-    "data.split_dataset.val=1",
-    "data.split_dataset.test=1",
-    "+trainer.enable_progress_bar=false",
-    "run=[train]",
-]
 
 
 @pytest.fixture(scope="module")
-def trained_checkpoint(tmp_path_factory):
+def trained_checkpoint(tmp_path_factory, tutorial_short_run):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("run")
     try:
-        run_config(ROOT / "configs", "tutorial", SHORT, out)
+        run_config(ROOT / "configs", "tutorial", [*tutorial_short_run, "run=[train]"], out)
     finally:
         torch.set_num_threads(threads)
     return str(out / "last.ckpt")

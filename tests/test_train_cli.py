@@ -13,18 +13,6 @@ from nequip.train.cli import ConfigError, run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
-# the tutorial, shortened: a tiny model, 8 frames, one epoch
-SHORT = [
-    "trainer.max_epochs=1",
-    "num_layers=1",
-    "num_features=4",
-    "data.split_dataset.dataset.num_frames=8",
-    "data.split_dataset.dataset.supercell=[1,1,2]",
-    "data.split_dataset.train=6",
-    "data.split_dataset.val=1",
-    "data.split_dataset.test=1",
-    "+trainer.enable_progress_bar=false",
-]
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +23,7 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def test_tutorial_command_short(tmp_path):
+def test_tutorial_command_short(tmp_path, tutorial_short_run):
     """`nequip-train -cp configs -cn tutorial` as a user runs it: the installed console script
     (the README's main command), shortened by overrides."""
     script = Path(sys.executable).parent / ("nequip-train.exe" if os.name == "nt" else "nequip-train")
@@ -43,7 +31,7 @@ def test_tutorial_command_short(tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [str(script), "-cp", "configs", "-cn", "tutorial", *SHORT, f"hydra.run.dir={out}"],
+        [str(script), "-cp", "configs", "-cn", "tutorial", *tutorial_short_run, f"hydra.run.dir={out}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -62,9 +50,9 @@ def test_tutorial_command_short(tmp_path):
     assert "training_data_stats" not in resolved and "avg_num_neighbors:" in resolved
 
 
-def test_missing_statistic_stops_before_training_and_lists_names(tmp_path):
+def test_missing_statistic_stops_before_training_and_lists_names(tmp_path, tutorial_short_run):
     with pytest.raises(ConfigError) as err:
-        run_config(CONFIGS, "tutorial", SHORT + ["training_module.model.avg_num_neighbors=${training_data_stats:num_neighbours_mean}"], tmp_path)
+        run_config(CONFIGS, "tutorial", [*tutorial_short_run, "training_module.model.avg_num_neighbors=${training_data_stats:num_neighbours_mean}"], tmp_path)
     message = str(err.value)
     assert "num_neighbours_mean" in message and "num_neighbors_mean" in message and "per_type_forces_rms" in message
     assert not (tmp_path / "last.ckpt").exists()
@@ -80,9 +68,9 @@ def test_missing_statistic_stops_before_training_and_lists_names(tmp_path):
         (["training_module.model.pair_potential.chemical_species=[Cu]"], "chemical_species"),
     ],
 )
-def test_errors_before_training(tmp_path, overrides, match):
+def test_errors_before_training(tmp_path, overrides, match, tutorial_short_run):
     with pytest.raises(Exception) as err:
-        run_config(CONFIGS, "tutorial", SHORT + overrides, tmp_path)
+        run_config(CONFIGS, "tutorial", [*tutorial_short_run, *overrides], tmp_path)
     print(type(err.value).__name__, err.value)
     assert match in str(err.value), str(err.value)
     assert not (tmp_path / "last.ckpt").exists()

@@ -69,15 +69,20 @@ def _unchunked(model: torch.nn.Module) -> Iterator[None]:
             m.edge_chunk_size = size
 
 
-def _max_relative_deviation(got: torch.Tensor, expected: torch.Tensor) -> float:
+def max_relative_deviation(got: torch.Tensor, expected: torch.Tensor, offset: float = 0.0) -> float:
+    """``max |got - expected| / (offset + max |expected|)`` over the finite entries of ``expected``
+    (``inf`` if the two differ in which entries are finite, or the scale is 0 and they differ)."""
     got, expected = got.detach().to(torch.float64), expected.detach().to(torch.float64)
     finite = torch.isfinite(expected)
     if not torch.equal(finite, torch.isfinite(got)):
         return float("inf")
     if not bool(finite.any()):
         return 0.0
-    scale = 1.0 + float(expected[finite].abs().max())
-    return float((got[finite] - expected[finite]).abs().max()) / scale
+    difference = float((got[finite] - expected[finite]).abs().max())
+    if difference == 0.0:
+        return 0.0
+    scale = offset + float(expected[finite].abs().max())
+    return difference / scale if scale > 0 else float("inf")
 
 
 class CompileGraphModel(GraphModel):
@@ -181,7 +186,7 @@ class CompileGraphModel(GraphModel):
             outputs = compiled(*args)
         tol = 1e-8 if self.model_dtype == torch.float64 else 1e-4
         for field, value in zip(output_fields, outputs):
-            deviation = _max_relative_deviation(value, eager[field])
+            deviation = max_relative_deviation(value, eager[field], offset=1.0)
             if not deviation <= tol:
                 self._disable(
                     f"the compiled model's {field!r} differs from the eager model's by {deviation:.2e} "

@@ -38,7 +38,7 @@ from nequip.data import AtomicDataDict, keys
 from nequip.data.transforms import NeighborListTransform
 from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel
 
-from .compile import _no_duck_shapes, _unchunked
+from .compile import _no_duck_shapes, _unchunked, max_relative_deviation
 
 #: ``mode`` values of :func:`export_model` (and ``nequip-compile --mode``).
 EXPORT_MODES = ("aotinductor", "export")
@@ -57,17 +57,6 @@ EXPORT_FORMAT_VERSION = 1
 _METADATA_FILE = "nequip_metadata.json"
 #: Largest allowed relative deviation (max |exported - eager| / max |eager|) per model dtype.
 EXPORT_TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10}
-
-
-def _relative_deviation(got: torch.Tensor, expected: torch.Tensor) -> float:
-    got, expected = got.detach().double().cpu(), expected.detach().double().cpu()
-    finite = torch.isfinite(expected)
-    if not torch.equal(finite, torch.isfinite(got)):
-        return float("inf")
-    if not bool(finite.any()):
-        return 0.0
-    difference = float((got[finite] - expected[finite]).abs().max())
-    return difference / max(float(expected[finite].abs().max()), 1e-300) if difference else 0.0
 
 
 def example_frame(type_names: Sequence[str], r_max: float, repeat: int = 3, seed: int = 0) -> AtomicDataDict.Type:
@@ -201,7 +190,7 @@ def export_model(
         args = _export_inputs(frame, device)
         expected, got = eager(*args), loaded(dict(zip(EXPORT_INPUT_FIELDS, args)))
         for field in output_fields:
-            deviation = _relative_deviation(got[field], expected[field])
+            deviation = max_relative_deviation(got[field], expected[field])
             if not deviation <= tolerance:
                 raise ValueError(
                     f"the exported model's {field!r} differs from the eager model's by {deviation:.2e} (relative) on "
