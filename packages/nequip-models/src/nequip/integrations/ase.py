@@ -22,6 +22,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from nequip.data import AtomicDataDict, from_ase, keys
 from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
+from nequip.model import cpu_memory
 
 
 def default_transforms(
@@ -74,6 +75,10 @@ class NequIPCalculator(Calculator):
             it before the model sees them (upstream NequIP converts only the outputs).
         chemical_species_to_atom_type_map: chemical symbol -> model type name (identity by
             default, also for ``True`` as upstream accepts); only with the default transforms.
+        retain_freed_memory: on a CPU ``device``, make the process keep the memory PyTorch
+            frees instead of returning it to the OS after every step (glibc only; see
+            :mod:`nequip.model.cpu_memory`: for a thousand atoms or more, a third or more of
+            each step was spent page-faulting fresh buffers). Process-wide and permanent.
         **kwargs: passed to ``ase.calculators.calculator.Calculator``.
 
     Raises:
@@ -94,6 +99,7 @@ class NequIPCalculator(Calculator):
         energy_units_to_eV: float = 1.0,
         length_units_to_A: float = 1.0,
         chemical_species_to_atom_type_map: Optional[Dict[str, str]] = None,
+        retain_freed_memory: bool = True,
         **kwargs,
     ):
         Calculator.__init__(self, **kwargs)
@@ -116,6 +122,8 @@ class NequIPCalculator(Calculator):
             )
         elif chemical_species_to_atom_type_map is not None:
             raise ValueError("give transforms or chemical_species_to_atom_type_map, not both (the map only sets up the default transforms)")
+        if retain_freed_memory and device.type == "cpu":
+            cpu_memory.retain_freed_memory()
         self.model = model
         self.device = device
         self.transforms = list(transforms)
