@@ -3,17 +3,21 @@
 Usage (from the repository root)::
 
     uv run python tools/bench_md.py [--sizes 108 1008 10192] [--threads 1] [--repeats 3]
-        [--variants ours-eager ours-compile ours-aoti upstream-eager upstream-aoti] [--upstream-python /tmp/upstream/bin/python]
+        [--variants ours-eager ours-compile ours-aoti upstream-eager upstream-aoti upstream-eager+retain
+                    upstream-aoti+retain] [--upstream-python /tmp/upstream/bin/python]
 
 Model: upstream's tutorial hyperparameters (4 layers, l_max 1, parity, 32 features, radial
 MLP 2 x 64, 8 Bessels, r_max 5 Å; ``tools/bench_models.py``'s ``ARCHITECTURE``), float32,
 Cu/Au. Our model is built once, saved as a checkpoint, run eagerly, through ``torch.compile``
 in the MD process (``from_checkpoint(compile_mode="compile")``, variant ours-compile) and exported
-with ``nequip-compile``'s ``export_model(mode="aotinductor")``; upstream's model is built with the same
+with ``nequip-compile``'s ``export_model(mode="aotinductor", cpu_threads=--threads)``; upstream's model is built with the same
 hyperparameters and gets our weights (``bench_models._load_our_weights``), then runs in
 upstream's own calculator, eagerly and as an AOTInductor package made by upstream's
 ``aot_export_model`` with its ``ase`` target (what upstream's ``nequip-compile --mode
-aotinductor --target ase`` does).
+aotinductor --target ase`` does). Our calculator keeps freed CPU memory in the process
+(``nequip.model.cpu_memory``); the ``+retain`` upstream variants get the same glibc
+settings through the environment (``MALLOC_MMAP_MAX_``, ``MALLOC_TRIM_THRESHOLD_``), so
+that their share of the difference is visible.
 
 Structures: random Cu/Au fcc alloys (a = 3.8 Å) of 108, 1,008 and 10,192 atoms (cubic
 4-atom cells repeated), rattled by 0.05 Å, velocities of 300 K, all fixed by seeds.
@@ -26,7 +30,7 @@ variants, ``--repeats`` times, so that all see the same machine load. Reported: 
 second from the median block (process CPU time by default, which with one thread is
 insensitive to other processes on a shared machine; ``--clock wall`` for wall time),
 microseconds per step per atom (constant if time is linear in the number of atoms), and
-ratios to upstream's eager and AOTInductor calculators.
+ratios to upstream's eager and AOTInductor calculators and to the fastest upstream variant.
 
 This file runs under both Pythons: only the standard library is imported at the top.
 """
@@ -43,7 +47,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_models import ARCHITECTURE, R_MAX, TYPE_NAMES, _load_our_weights  # noqa: E402
 
-VARIANTS = ("ours-eager", "ours-compile", "ours-aoti", "upstream-eager", "upstream-aoti")
+VARIANTS = (
+    "ours-eager", "ours-compile", "ours-aoti", "upstream-eager", "upstream-aoti", "upstream-eager+retain", "upstream-aoti+retain",
+)
+# what our calculator applies on the CPU (nequip.model.cpu_memory), given to upstream through the environment
+RETAIN_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**62)}
 # atoms -> cubic 4-atom fcc cells along x, y, z
 SIZES = {108: (3, 3, 3), 1008: (6, 6, 7), 10192: (14, 14, 13)}
 LATTICE = 3.8
@@ -92,12 +100,12 @@ def prepare(workdir: str, sizes) -> dict:
     return {"structures": paths, "stats": stats, "checkpoint": checkpoint, "weights": weights}
 
 
-def export_ours(checkpoint: str, path: str) -> float:
+def export_ours(checkpoint: str, path: str, threads: int) -> float:
     from nequip.model import ModelFromCheckpoint
     from nequip.model.export import export_model
 
     start = time.perf_counter()
-    export_model(ModelFromCheckpoint(checkpoint), path, mode="aotinductor")
+    export_model(ModelFromCheckpoint(checkpoint), path, mode="aotinductor", cpu_threads=threads)
     return time.perf_counter() - start
 
 
@@ -147,7 +155,7 @@ def _upstream_aoti(model, atoms, path: str):
 
 
 def _calculator(spec: dict, first_atoms):
-    variant = spec["variant"]
+    variant = spec["variant"].removesuffix("+retain")
     if variant == "ours-eager":
         from nequip.integrations.ase import NequIPCalculator
 
@@ -218,6 +226,8 @@ def worker(spec: dict) -> dict:
 class _Server:
     def __init__(self, python: str, spec: dict):
         env = dict(os.environ, OMP_NUM_THREADS=str(spec["threads"]), PYTHONWARNINGS="ignore")
+        if spec["variant"].endswith("+retain"):
+            env.update(RETAIN_ENV)
         self.name = spec["variant"]
         self.proc = subprocess.Popen(
             [python, os.path.abspath(__file__), "--worker", json.dumps(spec)],
@@ -262,11 +272,12 @@ def main(argv=None) -> None:
     spec = dict(workdir=workdir, threads=args.threads, structures=prepared["structures"], stats=prepared["stats"],
                 checkpoint=prepared["checkpoint"], weights=prepared["weights"], ours_aoti=os.path.join(workdir, "ours.pt2"))
     if "ours-aoti" in args.variants:
-        print(f"our AOTInductor export (incl. its check against eager): {export_ours(spec['checkpoint'], spec['ours_aoti']):.0f} s", flush=True)
+        print(f"our AOTInductor export (incl. its check against eager): {export_ours(spec['checkpoint'], spec['ours_aoti'], args.threads):.0f} s", flush=True)
     small = [n for n in args.sizes if n < LARGE]
     large = [n for n in args.sizes if n >= LARGE]
     print(f"\nthreads {args.threads}; median {args.clock} time of {args.repeats} blocks; velocity Verlet, dt 1 fs")
-    print(f"{'atoms':>6} {'variant':15} {'steps/s':>9} {'us/step/atom':>13} {'vs up-eager':>12} {'vs up-aoti':>11}  peak RSS", flush=True)
+    print(f"{'atoms':>6} {'variant':21} {'steps/s':>9} {'us/step/atom':>13} {'vs up-eager':>12} {'vs up-aoti':>11} "
+          f"{'vs up-best':>11}  peak RSS", flush=True)
     grown = {}
     # small systems: all variants alive at once, timed blocks interleaved
     servers = {}
@@ -305,12 +316,13 @@ def main(argv=None) -> None:
 
 
 def _report(n: int, per_step: dict, peaks: dict) -> None:
+    """One row per variant; ratios to upstream's eager and AOTInductor calculators and to its fastest variant."""
+    upstream = [seconds for variant, seconds in per_step.items() if variant.startswith("upstream")]
+    refs = [per_step.get("upstream-eager"), per_step.get("upstream-aoti"), min(upstream, default=None)]
     for variant, seconds in per_step.items():
-        ratios = [
-            f"{per_step[ref] / seconds:11.2f}x" if ref in per_step else f"{'-':>12}" for ref in ("upstream-eager", "upstream-aoti")
-        ]
+        ratios = " ".join(f"{ref / seconds:10.2f}x" if ref else f"{'-':>11}" for ref in refs)
         peak = f"  {peaks[variant]:.0f} MB" if variant in peaks else ""
-        print(f"{n:6d} {variant:15} {1 / seconds:9.2f} {seconds / n * 1e6:13.1f} {ratios[0]} {ratios[1]}{peak}", flush=True)
+        print(f"{n:6d} {variant:21} {1 / seconds:9.2f} {seconds / n * 1e6:13.1f} {ratios}{peak}", flush=True)
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":

@@ -28,6 +28,7 @@ def test_exported_model_matches_eager(dtype, tmp_path, cuau_model, cuau_atoms):
     assert metadata["type_names"] == ["Cu", "Au"] and metadata["r_max"] == 4.0 and metadata["model_dtype"] == dtype
     assert metadata["per_edge_type_cutoff"]["Cu"]["Au"] == 3.5
     assert {keys.TOTAL_ENERGY_KEY, keys.FORCE_KEY, keys.STRESS_KEY} <= set(metadata["output_fields"])
+    assert metadata["cpu_threads"] is None  # only AOTInductor CPU kernels have a fixed thread count
     exported = NequIPCalculator.from_compiled_model(path)
     assert exported.model.mode == "export" and exported.model.per_edge_type_cutoff["Cu"]["Au"] == 3.5
     eager = NequIPCalculator(model)
@@ -56,3 +57,6 @@ def test_loading_errors(tmp_path, cuau_model):
         load_exported_model(str(not_a_model))
     with pytest.raises(ValueError, match="mode='torchscript' is not allowed; allowed are"):
         export_model(cuau_model(), str(tmp_path / "x.pt2"), mode="torchscript")
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match=f"cpu_threads must be a positive integer, got {bad!r}"):
+            export_model(cuau_model(), str(tmp_path / "x.pt2"), mode="aotinductor", cpu_threads=bad)

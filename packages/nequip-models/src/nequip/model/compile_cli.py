@@ -1,4 +1,4 @@
-"""``nequip-compile CHECKPOINT OUTPUT [--mode aotinductor|export] [--device cpu|cuda]``.
+"""``nequip-compile CHECKPOINT OUTPUT [--mode aotinductor|export] [--device cpu|cuda] [--cpu-threads N]``.
 
 Exports the model of a checkpoint (EMA weights when present; a nequip-train ``.ckpt`` or
 a file of ``nequip.model.save_model_checkpoint``) to one deployable ``.pt2`` file with its
@@ -30,6 +30,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="aotinductor: compiled C++/CUDA package, fastest (default); export: torch.export ExportedProgram, portable",
     )
     parser.add_argument("--device", default="cpu", help="device the exported model runs on (default: cpu)")
+    parser.add_argument(
+        "--cpu-threads",
+        type=int,
+        default=None,
+        help="threads the simulations will use: an AOTInductor package's CPU kernels are generated for this count "
+        "(default: this process's torch thread count, e.g. OMP_NUM_THREADS)",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -40,11 +47,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         device = torch.device(args.device)
         model = ModelFromCheckpoint(args.checkpoint)
-        metadata = export_model(model, args.output, mode=args.mode, device=device)
+        metadata = export_model(model, args.output, mode=args.mode, device=device, cpu_threads=args.cpu_threads)
     except (ValueError, RuntimeError) as err:
         print(f"nequip-compile: error: {err}", file=sys.stderr)
         return 1
-    summary = {k: metadata[k] for k in ("mode", "device", "type_names", "r_max", "model_dtype", "output_fields")}
+    summary = {k: metadata[k] for k in ("mode", "device", "cpu_threads", "type_names", "r_max", "model_dtype", "output_fields")}
     print(f"wrote {args.output}: {json.dumps(summary)}")
     return 0
 
