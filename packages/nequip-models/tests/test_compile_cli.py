@@ -36,6 +36,7 @@ def test_nequip_compile_aotinductor_end_to_end(tmp_path, cuau_model, cuau_atoms)
     assert result.returncode == 0, result.stderr[-3000:]
     assert '"mode": "aotinductor"' in result.stdout and '"type_names": ["Cu", "Au"]' in result.stdout
     assert '"cpu_threads": 1' in result.stdout  # --cpu-threads, not the exporting process's 2 threads
+    assert "was compiled for" not in result.stderr  # no thread-count warning from the export's own check
 
     threads = torch.get_num_threads()
     try:

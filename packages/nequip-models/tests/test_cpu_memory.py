@@ -16,11 +16,13 @@ REALLOC_FAULTS = textwrap.dedent(
     """
     import resource, torch
 
-    def realloc_faults():  # page faults of allocating and filling 64 MiB that was just freed
-        x = torch.ones(16 * 2**20); del x
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        x = torch.ones(16 * 2**20); del x
-        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    def realloc_faults():  # fewest page faults of allocating and filling a 64 MiB block just freed
+        faults = []
+        for _ in range(8):  # small allocations in between may split a freed block: not every cycle is steady
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            x = torch.ones(16 * 2**20); del x
+            faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+        return min(faults[2:])
     """
 )
 
@@ -42,7 +44,7 @@ def test_freed_memory_is_reused_without_page_faults():
     )
     assert applied == again == "True"
     # 64 MiB are 16,384 pages of 4 KiB: glibc maps them afresh on every allocation by default
-    assert int(before) > 1000
+    assert int(before) > 10000
     assert int(after) < 50
 
 
@@ -62,5 +64,5 @@ def test_calculator_on_cpu_retains_freed_memory_unless_told_not_to():
         print(realloc_faults())
         """
     )
-    assert int(faults[0]) > 1000
+    assert int(faults[0]) > 10000
     assert int(faults[1]) < 50
