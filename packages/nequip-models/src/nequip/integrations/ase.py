@@ -78,7 +78,7 @@ class NequIPCalculator(Calculator):
         retain_freed_memory: on a CPU ``device``, make the process keep the memory PyTorch
             frees instead of returning it to the OS after every step (glibc only; see
             :mod:`nequip.model.cpu_memory`: for a thousand atoms or more, a third or more of
-            each step was spent page-faulting fresh buffers). Process-wide and permanent.
+            each step went into page faults on fresh buffers). Process-wide and permanent.
         **kwargs: passed to ``ase.calculators.calculator.Calculator``.
 
     Raises:
