@@ -59,4 +59,4 @@ def test_loading_errors(tmp_path, cuau_model):
         export_model(cuau_model(), str(tmp_path / "x.pt2"), mode="torchscript")
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match=f"cpu_threads must be a positive integer, got {bad!r}"):
-            export_model(cuau_model(), str(tmp_path / "x.pt2"), mode="aotinductor", cpu_threads=bad)
+            export_model(cuau_model(), str(tmp_path / "x.pt2"), mode="export", cpu_threads=bad)

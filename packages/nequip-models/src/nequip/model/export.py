@@ -170,12 +170,12 @@ def export_model(
     if extra:
         raise ValueError(f"the model reads extra input fields {extra}; export supports only {list(EXPORT_INPUT_FIELDS)}")
     device = torch.device(device)
+    if cpu_threads is not None and (isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 1):
+        raise ValueError(f"cpu_threads must be a positive integer, got {cpu_threads!r}")
     if mode != "aotinductor" or device.type != "cpu":
-        cpu_threads = None
+        cpu_threads = None  # only AOTInductor's CPU kernels have a thread count
     elif cpu_threads is None:
         cpu_threads = torch.get_num_threads()
-    elif isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 1:
-        raise ValueError(f"cpu_threads must be a positive integer, got {cpu_threads!r}")
     model = copy.deepcopy(model).to(device).eval()
     for param in model.parameters():
         param.requires_grad_(False)
