@@ -53,13 +53,11 @@ def test_calculator_on_cpu_retains_freed_memory_unless_told_not_to():
     retained = _run(
         """
         from nequip.integrations.ase import NequIPCalculator
-        from nequip.model import NequIPGNNModel
+        from nequip.model import NequIPGNNModel, cpu_memory
 
         model = NequIPGNNModel(seed=0, model_dtype="float64", type_names=["H", "O"], r_max=3.0, num_layers=1,
                                num_features=4, avg_num_neighbors=2.0, per_type_energy_scales=1.0,
                                per_type_energy_shifts=0.0).eval()
-        from nequip.model import cpu_memory
-
         NequIPCalculator(model, retain_freed_memory=False)
         print(cpu_memory._retained)
         NequIPCalculator(model)
