@@ -86,7 +86,7 @@ def test_single_frames_compile_once_for_any_size(models):
         frame = random_bulk(TYPES, 3.0, num_atoms=num_atoms, seed=seed)
         _assert_same(compiled(dict(frame)), eager(dict(frame)))
     assert compiled.compile_disabled_reason is None
-    assert list(compiled._variants) == [(tuple(sorted(compiled._model_inputs(frame))), False, True)]
+    assert list(compiled._variants) == [(tuple(sorted(compiled.prepare_inputs(frame)[0])), False, True)]
 
 
 def test_eager_fallbacks_warn_and_say_why(models, monkeypatch):

@@ -41,7 +41,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 import torch
 
 from nequip.data import AtomicDataDict, keys
-from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel, GraphModuleMixin
+from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel, GraphModuleMixin, restore_edge_order_
 
 _Variant = Tuple[Callable, Tuple[str, ...], Tuple[str, ...]]  # compiled fn, input fields, output fields
 
@@ -148,13 +148,6 @@ class CompileGraphModel(GraphModel):
                 return ("grad", f"inputs whose {field!r} requires grad run eagerly")
         return None
 
-    def _model_inputs(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
-        inputs = {field: data[field] for field in self.model_input_fields if field in data}
-        for field in (keys.POSITIONS_KEY, keys.CELL_KEY):
-            if field in inputs and inputs[field].dtype != torch.float64:
-                inputs[field] = inputs[field].to(torch.float64)
-        return inputs
-
     def _state(self) -> Tuple[List[str], List[torch.Tensor]]:
         names, tensors = [], []
         for name, tensor in list(self.model.named_parameters()) + list(self.model.named_buffers()):
@@ -201,7 +194,7 @@ class CompileGraphModel(GraphModel):
             if reason[0]:
                 self._warn_once(*reason)
             return super().forward(data)
-        inputs = self._model_inputs(data)
+        inputs, order = self.prepare_inputs(data)
         key = (tuple(sorted(inputs)), self.training, AtomicDataDict.num_frames(data) == 1)
         try:
             if key not in self._variants:
@@ -224,4 +217,6 @@ class CompileGraphModel(GraphModel):
         out = dict(inputs)
         for field, value in zip(output_fields, outputs):
             out[field] = value.to(torch.float64) if value.dtype != torch.float64 else value
+        if order is not None:
+            restore_edge_order_(out, data, order)
         return out

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from nequip.data import AtomicDataDict, keys
+from nequip.data.neighborlist import edge_pair_order
 from nequip.data.transforms import NeighborListTransform
 from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel
 
@@ -91,10 +92,17 @@ def example_frame(type_names: Sequence[str], r_max: float, repeat: int = 3, seed
 
 
 def exported_metadata(
-    model: GraphModel, mode: str, output_fields: Sequence[str], device: torch.device, cpu_threads: Optional[int] = None
+    model: GraphModel,
+    mode: str,
+    output_fields: Sequence[str],
+    device: torch.device,
+    cpu_threads: Optional[int] = None,
+    pair_ordered_edges: bool = False,
 ) -> Dict[str, Any]:
     """The JSON metadata stored with an exported model (plain data); ``cpu_threads``: the
-    thread count of an AOTInductor package's CPU kernels (``None`` otherwise)."""
+    thread count of an AOTInductor package's CPU kernels (``None`` otherwise);
+    ``pair_ordered_edges``: the exported graph takes its edges in pair order (the loader
+    brings them into it)."""
     return {
         "format": EXPORT_FORMAT,
         "format_version": EXPORT_FORMAT_VERSION,
@@ -108,18 +116,24 @@ def exported_metadata(
         "output_fields": list(output_fields),
         "num_frames": 1,
         "cpu_threads": cpu_threads,
+        "pair_ordered_edges": bool(pair_ordered_edges),
         "torch_version": torch.__version__,
         "model_metadata": dict(model.metadata),
     }
 
 
-def _export_inputs(data: AtomicDataDict.Type, device: torch.device) -> List[torch.Tensor]:
+def _export_inputs(data: AtomicDataDict.Type, device: torch.device, pair_ordered_edges: bool) -> List[torch.Tensor]:
     data = AtomicDataDict.with_batch_(dict(data))
     missing = [field for field in EXPORT_INPUT_FIELDS if field not in data]
     if missing:
         raise ValueError(f"data lacks the fields {missing} that an exported model needs (compute the neighbor list first)")
     if data[keys.NUM_NODES_KEY].shape[0] != 1:
         raise ValueError(f"an exported model evaluates one frame per call, got {data[keys.NUM_NODES_KEY].shape[0]} frames")
+    if pair_ordered_edges:  # outside the exported graph, as GraphModel.prepare_inputs does
+        order = edge_pair_order(data[keys.EDGE_INDEX_KEY], data[keys.EDGE_CELL_SHIFT_KEY])
+        if order is not None:
+            data[keys.EDGE_INDEX_KEY] = data[keys.EDGE_INDEX_KEY][:, order]
+            data[keys.EDGE_CELL_SHIFT_KEY] = data[keys.EDGE_CELL_SHIFT_KEY][order]
     args = []
     for field in EXPORT_INPUT_FIELDS:
         value = data[field]
@@ -179,9 +193,11 @@ def export_model(
     model = copy.deepcopy(model).to(device).eval()
     for param in model.parameters():
         param.requires_grad_(False)
+    # edges are brought into pair order outside the traced graph (by _export_inputs)
+    pair_ordered_edges, model.pair_ordered_edges = model.pair_ordered_edges, False
     if validation_frames is None:
         validation_frames = [example_frame(model.type_names, model.r_max, repeat) for repeat in (3, 4)]
-    example = _export_inputs(validation_frames[0], device)
+    example = _export_inputs(validation_frames[0], device, pair_ordered_edges)
 
     def eager(*args: torch.Tensor) -> Dict[str, torch.Tensor]:
         return GraphModel.forward(model, dict(zip(EXPORT_INPUT_FIELDS, args)))
@@ -194,11 +210,13 @@ def export_model(
 
     with _no_duck_shapes(), _unchunked(model):
         traced = make_fx(flat, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
-    atoms, edges = Dim("num_atoms", min=2), Dim("num_edges", min=2)
+    atoms = Dim("num_atoms", min=2)
+    # pair order: an even number of edges (the traced graph splits them in halves)
+    edges = 2 * Dim("num_edge_pairs", min=1) if pair_ordered_edges else Dim("num_edges", min=2)
     dynamic = ({0: atoms}, {1: edges}, {0: edges}, None, {0: atoms}, {0: atoms}, None)
     program = torch.export.export(traced, tuple(example), dynamic_shapes=dynamic)
 
-    metadata = exported_metadata(model, mode, output_fields, device, cpu_threads)
+    metadata = exported_metadata(model, mode, output_fields, device, cpu_threads, pair_ordered_edges)
     text = json.dumps(metadata)
     if mode == "export":
         torch.export.save(program, path, extra_files={_METADATA_FILE: text})
@@ -214,7 +232,7 @@ def export_model(
         loaded = load_exported_model(path, device)
     tolerance = EXPORT_TOLERANCE[model.model_dtype]
     for index, frame in enumerate(validation_frames):
-        args = _export_inputs(frame, device)
+        args = _export_inputs(frame, device, pair_ordered_edges)
         expected, got = eager(*args), loaded(dict(zip(EXPORT_INPUT_FIELDS, args)))
         for field in output_fields:
             deviation = max_relative_deviation(got[field], expected[field])
@@ -248,6 +266,7 @@ class ExportedModel:
         self.per_edge_type_cutoff: Optional[Dict[str, Dict[str, float]]] = metadata["per_edge_type_cutoff"]
         self.input_fields: List[str] = list(metadata["input_fields"])
         self.output_fields: List[str] = list(metadata["output_fields"])
+        self.pair_ordered_edges: bool = bool(metadata.get("pair_ordered_edges", False))
 
     def __call__(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
         """Evaluate one frame; ``data`` needs the neighbor list and ``atom_types``.
@@ -256,7 +275,7 @@ class ExportedModel:
             ValueError: for several frames, or fewer than 2 atoms or 2 edges (the exported
                 graph's dynamic sizes start at 2).
         """
-        args = _export_inputs(data, self.device)
+        args = _export_inputs(data, self.device, self.pair_ordered_edges)
         if args[0].shape[0] < 2 or args[1].shape[1] < 2:
             raise ValueError(
                 f"an exported model needs at least 2 atoms and 2 edges, got {args[0].shape[0]} atoms and "

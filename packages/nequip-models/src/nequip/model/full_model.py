@@ -246,6 +246,8 @@ def FullNequIPGNNModel(
             nonlinearity_type=convnet_nonlinearity_type,
             nonlinearity_scalars=scalars,
             nonlinearity_gates=gates,
+            # radial MLPs once per pair of edges i->j, j->i (same length and, if symmetric, cutoff)
+            pair_ordered_edges=modules["edge_norm"].symmetric,
         )
         modules[f"layer{layer}_convnet"] = convnet
         irreps = convnet.irreps_out

@@ -31,11 +31,13 @@ Example:
 """
 
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from e3nn import o3
 from nequip.data import AtomicDataDict, keys
+from nequip.data.fields import get_field_type
+from nequip.data.neighborlist import edge_pair_order
 
 IrrepsDict = Dict[str, Optional[o3.Irreps]]
 
@@ -230,8 +232,12 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
     """Top-level wrapper of a complete model, with its metadata and dtype rules.
 
     ``forward`` copies only the model's input fields out of the given dict (so the model
-    never writes into the caller's dict), casts positions and cell to float64, runs the
-    model, and returns energies, forces, stress and virial as float64. Geometry (edge
+    never writes into the caller's dict), casts positions and cell to float64, brings the
+    edges into pair order when a submodule needs it (a submodule attribute
+    ``pair_ordered_edges = True``, e.g. an ``InteractionBlock`` computing its radial network
+    once per pair; see :func:`nequip.data.neighborlist.edge_pair_order`), runs the model,
+    and returns energies, forces, stress and virial as float64. Per-edge fields come back
+    in the caller's edge order. Geometry (edge
     vectors, lengths, spherical harmonics, radial basis) is always computed in float64
     from float64 positions and cast to ``model_dtype`` by the embedding layers, as in
     upstream NequIP: rounding the positions to float32 first would lose precision in large
@@ -294,6 +300,8 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
                 )
         self.model = model
         self.model_input_fields: List[str] = list(self.irreps_in)
+        #: whether the model needs its edges in pair order (set by its submodules)
+        self.pair_ordered_edges: bool = any(getattr(m, "pair_ordered_edges", False) for m in model.modules())
         self.type_names: List[str] = type_names
         self.r_max: float = float(r_max)
         self.model_dtype: torch.dtype = _DTYPES[model_dtype]
@@ -327,16 +335,59 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
                 out.update(contributions)
         return out
 
-    def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
-        new_data: AtomicDataDict.Type = {}
+    def prepare_inputs(self, data: AtomicDataDict.Type) -> Tuple[AtomicDataDict.Type, Optional[torch.Tensor]]:
+        """The model's input fields of ``data`` as a new dict, positions and cell in float64,
+        edges in pair order if the model needs it; and the edge permutation applied (``None``: none).
+
+        Raises:
+            ValueError: if the model needs pair order and the edges are not a full list.
+        """
+        inputs: AtomicDataDict.Type = {}
         for field in self.model_input_fields:
             if field in data:
-                new_data[field] = data[field]
+                inputs[field] = data[field]
         for field in (keys.POSITIONS_KEY, keys.CELL_KEY):
-            if field in new_data and new_data[field].dtype != torch.float64:
-                new_data[field] = new_data[field].to(torch.float64)
-        out = self.model(new_data)
+            if field in inputs and inputs[field].dtype != torch.float64:
+                inputs[field] = inputs[field].to(torch.float64)
+        order = None
+        if self.pair_ordered_edges and keys.EDGE_INDEX_KEY in inputs:
+            order = edge_pair_order(inputs[keys.EDGE_INDEX_KEY], inputs.get(keys.EDGE_CELL_SHIFT_KEY))
+            if order is not None:
+                for field, value in inputs.items():
+                    if field == keys.EDGE_INDEX_KEY:
+                        inputs[field] = value[:, order]
+                    elif _is_edge_field(field):
+                        inputs[field] = value[order]
+        return inputs, order
+
+    def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
+        inputs, order = self.prepare_inputs(data)
+        out = self.model(inputs)
         for field in FLOAT64_OUTPUT_FIELDS:
             if field in out and out[field].dtype != torch.float64:
                 out[field] = out[field].to(torch.float64)
+        if order is not None:
+            restore_edge_order_(out, data, order)
         return out
+
+
+def _is_edge_field(field: str) -> bool:
+    try:
+        return get_field_type(field) == "edge"
+    except KeyError:  # an unregistered field
+        return False
+
+
+def restore_edge_order_(out: AtomicDataDict.Type, data: AtomicDataDict.Type, order: torch.Tensor) -> AtomicDataDict.Type:
+    """Undo :meth:`GraphModel.prepare_inputs`' edge permutation ``order`` in the outputs ``out``, in
+    place: per-edge inputs are taken back from the caller's ``data``, other per-edge fields permuted back."""
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(order.shape[0], device=order.device)
+    for field in list(out):
+        if not _is_edge_field(field):
+            continue
+        if field in data:
+            out[field] = data[field]
+        else:
+            out[field] = out[field][inverse]
+    return out

@@ -81,6 +81,12 @@ class InteractionBlock(GraphModuleMixin, torch.nn.Module):
         type_names: atom type names (required for a per-type ``avg_num_neighbors``).
         tp_scatter: convolution kernel class (default the fast
             :class:`~nequip.nn.kernels.TensorProductScatter`; tests pass the reference).
+        pair_ordered_edges: the edges come in pair order (edge ``e + E/2`` is the reverse
+            of edge ``e``, see :func:`nequip.data.neighborlist.edge_pair_order`) and
+            ``edge_embedding`` is the same for both directions of a pair (a function of
+            ``|r_ij|`` with a symmetric cutoff): the radial MLP then runs once per pair, half
+            the work. A ``GraphModel`` around this block brings any full list into pair
+            order. Default ``False``.
     """
 
     def __init__(
@@ -93,8 +99,10 @@ class InteractionBlock(GraphModuleMixin, torch.nn.Module):
         avg_num_neighbors: Optional[AvgNumNeighbors] = None,
         type_names: Optional[Sequence[str]] = None,
         tp_scatter: Type[torch.nn.Module] = TensorProductScatter,
+        pair_ordered_edges: bool = False,
     ):
         super().__init__()
+        self.pair_ordered_edges = bool(pair_ordered_edges)
         required = [keys.NODE_FEATURES_KEY, keys.NODE_ATTRS_KEY, keys.EDGE_ATTRS_KEY, keys.EDGE_EMBEDDING_KEY]
         self._init_irreps(
             irreps_in=irreps_in, required_irreps_in=required, irreps_out={keys.NODE_FEATURES_KEY: irreps_out}
@@ -142,13 +150,14 @@ class InteractionBlock(GraphModuleMixin, torch.nn.Module):
         else:
             x = x * self._norm
         edge_index = data[keys.EDGE_INDEX_KEY]
-        x = self.tp_scatter(
-            x,
-            data[keys.EDGE_ATTRS_KEY],
-            self.edge_mlp(data[keys.EDGE_EMBEDDING_KEY]),
-            edge_index[0],
-            edge_index[1],
-        )
+        embedding = data[keys.EDGE_EMBEDDING_KEY]
+        if self.pair_ordered_edges:
+            # both directions of a pair have the same radial weights
+            weights = self.edge_mlp(embedding[: embedding.shape[0] // 2])
+            weights = torch.cat([weights, weights])
+        else:
+            weights = self.edge_mlp(embedding)
+        x = self.tp_scatter(x, data[keys.EDGE_ATTRS_KEY], weights, edge_index[0], edge_index[1])
         x = self.linear_2(x)
         if sc is not None:
             x = x + sc

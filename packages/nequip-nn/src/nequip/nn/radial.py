@@ -128,6 +128,9 @@ class EdgeLengthNormalizer(GraphModuleMixin, torch.nn.Module):
             self.register_buffer("_rmax_recip", table.reciprocal().view(-1), persistent=False)
         else:
             self.register_buffer("_rmax_recip", torch.tensor([1.0 / self.r_max], dtype=torch.float64), persistent=False)
+        #: whether ``x`` is the same for both directions of every pair (no per-edge-type
+        #: cutoffs, or a symmetric table)
+        self.symmetric = not self.per_edge_type or bool(torch.equal(table, table.T))
         out = {keys.NORM_LENGTH_KEY: "0e"}
         if self.per_edge_type:
             out[keys.EDGE_TYPE_KEY] = None
