@@ -9,6 +9,7 @@ from ase.neighborlist import primitive_neighbor_list
 
 from nequip.data import AtomicDataDict, compute_neighborlist_, from_ase
 from nequip.data import keys
+from nequip.data.neighborlist import edge_pair_order
 from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
 
 
@@ -138,3 +139,50 @@ def test_per_edge_type_cutoff():
 def test_per_edge_type_cutoff_errors(cutoffs, message):
     with pytest.raises(ValueError, match=message):
         NeighborListTransform(3.0, per_edge_type_cutoff=cutoffs, type_names=["C", "H", "O"])
+
+
+def _assert_pair_order(edge_index, shift):
+    half = edge_index.shape[1] // 2
+    assert edge_index.shape[1] == 2 * half
+    assert torch.equal(edge_index[:, half:], edge_index[:, :half].flip(0))
+    assert torch.equal(shift[half:], -shift[:half])
+
+
+@pytest.mark.parametrize("name", sorted(FRAMES))
+def test_lists_are_in_pair_order(name):
+    """Edge e + E/2 is the reverse of edge e, for every kind of frame and for batches."""
+    data = compute_neighborlist_(from_ase(FRAMES[name]), 5.0)
+    _assert_pair_order(data[keys.EDGE_INDEX_KEY], data[keys.EDGE_CELL_SHIFT_KEY])
+    assert edge_pair_order(data[keys.EDGE_INDEX_KEY], data[keys.EDGE_CELL_SHIFT_KEY]) is None
+    assert not (data[keys.EDGE_CELL_SHIFT_KEY] == 0).logical_and(data[keys.EDGE_CELL_SHIFT_KEY].signbit()).any()
+    batch = compute_neighborlist_(AtomicDataDict.batched_from_list([from_ase(f) for f in FRAMES.values()]), 4.0)
+    assert edge_pair_order(batch[keys.EDGE_INDEX_KEY], batch[keys.EDGE_CELL_SHIFT_KEY]) is None
+
+
+@pytest.mark.parametrize("name", ["triclinic", "small_cell", "molecule"])
+def test_edge_pair_order_sorts_any_full_list(name):
+    data = compute_neighborlist_(from_ase(FRAMES[name]), 5.0)
+    edge_index, shift = data[keys.EDGE_INDEX_KEY], data[keys.EDGE_CELL_SHIFT_KEY]
+    shuffle = torch.randperm(edge_index.shape[1], generator=torch.Generator().manual_seed(0))
+    edge_index, shift = edge_index[:, shuffle], shift[shuffle]
+    order = edge_pair_order(edge_index, shift)
+    assert sorted(order.tolist()) == list(range(edge_index.shape[1]))
+    _assert_pair_order(edge_index[:, order], shift[order])
+    if name == "molecule":  # no shifts: None means zero shifts
+        assert torch.equal(edge_pair_order(edge_index), order)
+
+
+@pytest.mark.parametrize(
+    "edges, shifts, message",
+    [
+        ([[0, 1, 1], [1, 0, 2]], None, r"edge 2 \(1 -> 2, shift \[0, 0, 0\]\) has no reverse"),
+        ([[0, 1, 1, 2], [1, 0, 2, 0]], None, r"edge 3 \(2 -> 0, shift \[0, 0, 0\]\) has no reverse"),
+        ([[0, 0], [0, 0]], [[1, 0, 0], [1, 0, 0]], r"edge 0 \(0 -> 0, shift \[1, 0, 0\]\) has no reverse"),
+        ([[0, 1, 0, 1], [1, 0, 1, 0]], None, r"edge 0 \(0 -> 1, shift \[0, 0, 0\]\) has no reverse"),  # duplicates
+        ([[0, 0, 1], [1, 0, 0]], None, r"edge 1 \(0 -> 0, shift \[0, 0, 0\]\) has no reverse"),  # self edge, zero shift
+    ],
+)
+def test_edge_pair_order_errors(edges, shifts, message):
+    shifts = None if shifts is None else torch.tensor(shifts, dtype=torch.float64)
+    with pytest.raises(ValueError, match="not a full neighbor list: " + message):
+        edge_pair_order(torch.tensor(edges), shifts)
