@@ -26,7 +26,11 @@ step of one compiled for 1 (its kernels still start 2 threads), and inductor's
 thread-count-independent kernels (``cpp.dynamic_threads``) 2.3x.
 
 One exported model evaluates one frame per call (``num_atoms`` of shape (1,), as in
-molecular dynamics), with any number (>= 2) of atoms and edges, periodic or not.
+molecular dynamics), with any number (>= 2) of atoms and edges, periodic or not. A model
+that computes its radial networks once per pair of edges (``GraphModel.pair_ordered_edges``,
+recorded as ``pair_ordered_edges`` in the metadata) is exported for edges in pair order;
+the loaded model brings any full neighbor list into it before calling the graph, as
+``GraphModel`` does.
 
 TorchScript is not offered: ``torch.jit`` is deprecated in the installed PyTorch (2.10+,
 as upstream NequIP notes when it refuses ``--mode torchscript``), and scripting the
