@@ -237,8 +237,8 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
     ``pair_ordered_edges = True``, e.g. an ``InteractionBlock`` computing its radial network
     once per pair; see :func:`nequip.data.neighborlist.edge_pair_order`), runs the model,
     and returns energies, forces, stress and virial as float64. Per-edge fields come back
-    in the caller's edge order. Geometry (edge
-    vectors, lengths, spherical harmonics, radial basis) is always computed in float64
+    in the caller's edge order. Geometry (edge vectors, lengths, spherical harmonics,
+    radial basis) is always computed in float64
     from float64 positions and cast to ``model_dtype`` by the embedding layers, as in
     upstream NequIP: rounding the positions to float32 first would lose precision in large
     periodic cells, and forces come out of autograd in float64 directly.
