@@ -281,7 +281,7 @@ def main(argv=None) -> None:
     grown = {}
     # small systems: all variants alive at once, timed blocks interleaved
     servers = {}
-    for variant in args.variants:
+    for variant in args.variants if small else ():
         python = args.upstream_python if variant.startswith("upstream") else sys.executable
         start = time.perf_counter()
         servers[variant] = _Server(python, {**spec, "variant": variant, "sizes": small, "warmup": 2})
