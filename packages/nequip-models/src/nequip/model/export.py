@@ -50,7 +50,7 @@ import torch
 from nequip.data import AtomicDataDict, keys
 from nequip.data.neighborlist import edge_pair_order
 from nequip.data.transforms import NeighborListTransform
-from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel
+from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel, permute_edges_
 
 from .compile import _no_duck_shapes, _unchunked, max_relative_deviation
 
@@ -136,8 +136,7 @@ def _export_inputs(data: AtomicDataDict.Type, device: torch.device, pair_ordered
     if pair_ordered_edges:  # outside the exported graph, as GraphModel.prepare_inputs does
         order = edge_pair_order(data[keys.EDGE_INDEX_KEY], data[keys.EDGE_CELL_SHIFT_KEY])
         if order is not None:
-            data[keys.EDGE_INDEX_KEY] = data[keys.EDGE_INDEX_KEY][:, order]
-            data[keys.EDGE_CELL_SHIFT_KEY] = data[keys.EDGE_CELL_SHIFT_KEY][order]
+            permute_edges_(data, order)
     args = []
     for field in EXPORT_INPUT_FIELDS:
         value = data[field]

@@ -353,11 +353,7 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
         if self.pair_ordered_edges and keys.EDGE_INDEX_KEY in inputs:
             order = edge_pair_order(inputs[keys.EDGE_INDEX_KEY], inputs.get(keys.EDGE_CELL_SHIFT_KEY))
             if order is not None:
-                for field, value in inputs.items():
-                    if field == keys.EDGE_INDEX_KEY:
-                        inputs[field] = value[:, order]
-                    elif _is_edge_field(field):
-                        inputs[field] = value[order]
+                permute_edges_(inputs, order)
         return inputs, order
 
     def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
@@ -376,6 +372,16 @@ def _is_edge_field(field: str) -> bool:
         return get_field_type(field) == "edge"
     except KeyError:  # an unregistered field
         return False
+
+
+def permute_edges_(data: AtomicDataDict.Type, order: torch.Tensor) -> AtomicDataDict.Type:
+    """Reorder the edges of ``data`` (every registered per-edge field) by ``order``, in place."""
+    for field, value in data.items():
+        if field == keys.EDGE_INDEX_KEY:
+            data[field] = value[:, order]
+        elif _is_edge_field(field):
+            data[field] = value[order]
+    return data
 
 
 def restore_edge_order_(out: AtomicDataDict.Type, data: AtomicDataDict.Type, order: torch.Tensor) -> AtomicDataDict.Type:
