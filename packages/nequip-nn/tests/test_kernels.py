@@ -9,6 +9,7 @@ from nequip.nn.kernels import (
     TensorProductScatter,
     scatter_sum,
     scatter_sum_reference,
+    traced_for_graph_compiler,
     uvu_instructions,
 )
 from nequip.nn.kernels import scatter as scatter_module
@@ -62,8 +63,10 @@ def test_instructions_follow_upstream_layout():
 
 
 @pytest.mark.parametrize("irreps_in,l_max", IRREPS)
-@pytest.mark.parametrize("chunk,recompute", [(1024, False), (7, False), (7, True)])
-def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute):
+@pytest.mark.parametrize(
+    "chunk,recompute,for_graph_compiler", [(1024, False, False), (7, False, False), (7, True, False), (1024, False, True)]
+)
+def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute, for_graph_compiler):
     sh_irreps, x, sh, center, neighbor = _inputs(irreps_in, l_max)
     with torch.random.fork_rng():
         torch.set_default_dtype(torch.float64)
@@ -74,6 +77,7 @@ def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute):
             ref = ReferenceTensorProductScatter(irreps_in, sh_irreps, irreps_in)
         finally:
             torch.set_default_dtype(torch.float32)
+    fast.for_graph_compiler = for_graph_compiler
     assert fast.irreps_mid == ref.irreps_mid and fast.weight_numel == ref.weight_numel
     weight = torch.randn(sh.shape[0], fast.weight_numel, dtype=torch.float64)
     inputs = [t.clone().requires_grad_(t.is_floating_point()) for t in (x, sh, weight)]
@@ -91,6 +95,16 @@ def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute):
     ref_second = torch.autograd.grad(sum((g**2).sum() for g in ref_grads), ref_inputs)
     for g, r in zip(second, ref_second):
         torch.testing.assert_close(g, r, rtol=0, atol=1e-9)
+
+
+def test_traced_for_graph_compiler_sets_and_restores_the_kernels():
+    model = torch.nn.Sequential(TensorProductScatter("3x0e+2x1o", "0e+1o", "3x0e+2x1o", edge_chunk_size=16))
+    with traced_for_graph_compiler(model):
+        assert model[0].edge_chunk_size == 0 and model[0].for_graph_compiler
+    assert model[0].edge_chunk_size == 16 and not model[0].for_graph_compiler
+    with pytest.raises(RuntimeError, match="inside"), traced_for_graph_compiler(model):
+        raise RuntimeError("inside")
+    assert model[0].edge_chunk_size == 16 and not model[0].for_graph_compiler
 
 
 def test_convolution_without_edges_is_zero():

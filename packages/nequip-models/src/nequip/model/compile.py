@@ -12,9 +12,10 @@ One graph is traced and compiled per *variant*: per set of input fields present,
 ``training`` flag (training keeps the force graph for the backward) and for single frames
 versus batches of several (a frame count of 1 is a constant of the traced graph, the atom
 and edge counts stay symbolic: molecular dynamics of one system of any size runs compiled). On the first call of
-a variant the compiled outputs are compared with the eager ones. CPU edge chunking of the
-convolution kernels (``edge_chunk_size``) is turned off while tracing, so that the graph
-holds for any number of edges. In eval mode the weights enter the compiled graph
+a variant the compiled outputs are compared with the eager ones. The convolution kernels are
+traced in their graph-compiler formulation (:func:`nequip.nn.kernels.traced_for_graph_compiler`:
+no CPU edge chunking, so that the graph holds for any number of edges, and contractions that
+inductor fuses). In eval mode the weights enter the compiled graph
 detached: compiled eval outputs carry no gradient to the weights.
 
 When the model runs eagerly instead (each with a one-time ``UserWarning`` per model saying
@@ -34,14 +35,14 @@ model writes). Intermediate fields (node features, edge vectors, ...) that the e
 model also returns are not returned in compiled calls.
 """
 
-import contextlib
 import warnings
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
 from nequip.data import AtomicDataDict, keys
 from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel, GraphModuleMixin, restore_edge_order_
+from nequip.nn.kernels import traced_for_graph_compiler
 
 _Variant = Tuple[Callable, Tuple[str, ...], Tuple[str, ...]]  # compiled fn, input fields, output fields
 
@@ -51,22 +52,6 @@ def _no_duck_shapes():
     from torch.fx.experimental import _config
 
     return _config.patch(use_duck_shape=False)
-
-
-@contextlib.contextmanager
-def _unchunked(model: torch.nn.Module) -> Iterator[None]:
-    """Turn off CPU edge chunking (``edge_chunk_size``, e.g. of ``TensorProductScatter``) while tracing:
-    ``make_fx`` is not ``torch.compile``, and a loop over a symbolic number of slices would bake
-    the traced batch's edge count into the graph."""
-    chunked = [m for m in model.modules() if isinstance(getattr(m, "edge_chunk_size", None), int)]
-    sizes = [m.edge_chunk_size for m in chunked]
-    for m in chunked:
-        m.edge_chunk_size = 0
-    try:
-        yield
-    finally:
-        for m, size in zip(chunked, sizes):
-            m.edge_chunk_size = size
 
 
 def max_relative_deviation(got: torch.Tensor, expected: torch.Tensor, offset: float = 0.0) -> float:
@@ -173,7 +158,7 @@ class CompileGraphModel(GraphModel):
             return [out[field] for field in output_fields]
 
         args = [inputs[field] for field in input_fields] + state
-        with _no_duck_shapes(), _unchunked(self.model):
+        with _no_duck_shapes(), traced_for_graph_compiler(self.model):
             traced = make_fx(flat_model, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*args)
             compiled = torch.compile(traced, dynamic=True, fullgraph=False, backend=self.compile_backend)
             outputs = compiled(*args)

@@ -51,8 +51,9 @@ from nequip.data import AtomicDataDict, keys
 from nequip.data.neighborlist import edge_pair_order
 from nequip.data.transforms import NeighborListTransform
 from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel, permute_edges_
+from nequip.nn.kernels import traced_for_graph_compiler
 
-from .compile import _no_duck_shapes, _unchunked, max_relative_deviation
+from .compile import _no_duck_shapes, max_relative_deviation
 
 #: ``mode`` values of :func:`export_model` (and ``nequip-compile --mode``).
 EXPORT_MODES = ("aotinductor", "export")
@@ -211,7 +212,7 @@ def export_model(
         out = eager(*args)
         return [out[field] for field in output_fields]
 
-    with _no_duck_shapes(), _unchunked(model):
+    with _no_duck_shapes(), traced_for_graph_compiler(model):
         traced = make_fx(flat, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
     atoms = Dim("num_atoms", min=2)
     # pair order: an even number of edges (the traced graph splits them in halves)

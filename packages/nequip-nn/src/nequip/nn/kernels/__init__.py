@@ -4,7 +4,12 @@ Each fast kernel has a slow, obviously-correct reference beside it; the tests co
 """
 
 from .scatter import HAS_TORCH_SCATTER, scatter_sum, scatter_sum_reference
-from .tensor_product import ReferenceTensorProductScatter, TensorProductScatter, uvu_instructions
+from .tensor_product import (
+    ReferenceTensorProductScatter,
+    TensorProductScatter,
+    traced_for_graph_compiler,
+    uvu_instructions,
+)
 
 __all__ = [
     "HAS_TORCH_SCATTER",
@@ -12,5 +17,6 @@ __all__ = [
     "scatter_sum_reference",
     "TensorProductScatter",
     "ReferenceTensorProductScatter",
+    "traced_for_graph_compiler",
     "uvu_instructions",
 ]

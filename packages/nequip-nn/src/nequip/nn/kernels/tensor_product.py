@@ -27,8 +27,9 @@ Two implementations:
   reference layout at the node level, where it is cheap.
 """
 
+import contextlib
 import math
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 from e3nn import o3
@@ -131,6 +132,16 @@ class TensorProductScatter(torch.nn.Module):
     keeping them (``torch.utils.checkpoint``): about 25% less peak memory for the largest
     benchmark case (l_max 2, 64 channels, 50k edges) for about 10-20% more time.
 
+    For a graph compiler (``for_graph_compiler = True``, set while the model is traced for
+    inductor by :func:`traced_for_graph_compiler`), two things change, neither the numbers
+    beyond rounding: the batched matmul becomes ``d_1`` broadcast multiply-adds, which
+    inductor fuses with the gather, the weighting and the scatter-sum into a few loops over
+    edges (a batched matmul of (K, 3) by (3, u) matrices is an inefficient library call);
+    and the neighbor features are first written channel-last at the node level (a small
+    matmul with the identity, which inductor does not fuse away), so that those loops read
+    them with contiguous vector loads instead of strided gathers. Together about 1.27x
+    faster MD steps at 108 atoms on a 1-thread AVX2 CPU; either one alone is not faster.
+
     Args:
         irreps_in: node feature irreps.
         irreps_sh: edge spherical-harmonic irreps (multiplicity 1 each).
@@ -161,6 +172,8 @@ class TensorProductScatter(torch.nn.Module):
         self.irreps_mid, self.instructions = uvu_instructions(self.irreps_in, self.irreps_sh, o3.Irreps(irreps_out))
         self.edge_chunk_size = int(edge_chunk_size)
         self.recompute_in_backward = bool(recompute_in_backward)
+        #: formulation for a fusing graph compiler (see above); set by :func:`traced_for_graph_compiler`
+        self.for_graph_compiler = False
         sh_offsets = [0]
         for mul_ir in self.irreps_sh:
             sh_offsets.append(sh_offsets[-1] + mul_ir.dim)
@@ -247,13 +260,7 @@ class TensorProductScatter(torch.nn.Module):
         x_parts = x.split(self._in_sizes, dim=1)
         # neighbor features gathered as (E, d1 * u): channel-last, ready for the batched matmul
         x_edges = [
-            torch.index_select(
-                x_parts[i1]
-                if d1 == 1
-                else x_parts[i1].view(num_nodes, mul, d1).transpose(1, 2).reshape(num_nodes, d1 * mul),
-                0,
-                edge_neighbor,
-            )
+            torch.index_select(x_parts[i1] if d1 == 1 else self._channel_last(x_parts[i1], mul, d1), 0, edge_neighbor)
             for i1, mul, d1, _ in self._blocks
         ]
         if not (self._weights_in_order or self.weights_preordered):
@@ -287,6 +294,13 @@ class TensorProductScatter(torch.nn.Module):
         out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
         return torch.index_select(out, 1, self._perm)
 
+    def _channel_last(self, x: torch.Tensor, mul: int, d1: int) -> torch.Tensor:
+        """(N, u * d1) features in e3nn's layout -> (N, d1 * u), written out (see the class docstring)."""
+        transposed = x.view(x.shape[0], mul, d1).transpose(1, 2).reshape(x.shape[0] * d1, mul)
+        if self.for_graph_compiler:
+            transposed = torch.mm(transposed, torch.eye(mul, dtype=x.dtype, device=x.device))
+        return transposed.reshape(x.shape[0], d1 * mul)
+
     def _slice_messages(
         self, sh: torch.Tensor, x_slice: List[torch.Tensor], w_slice: List[torch.Tensor]
     ) -> List[torch.Tensor]:
@@ -298,6 +312,11 @@ class TensorProductScatter(torch.nn.Module):
             coupling = torch.mm(sh, getattr(self, f"_cg{b}")).view(n, k_total, d1)
             if d1 == 1:
                 messages = coupling * x_b.view(n, 1, mul)
+            elif self.for_graph_compiler:  # (n, K, u) as d1 multiply-adds that inductor fuses
+                x_b = x_b.view(n, d1, mul)
+                messages = coupling[:, :, :1] * x_b[:, :1]
+                for a in range(1, d1):
+                    messages = messages + coupling[:, :, a : a + 1] * x_b[:, a : a + 1]
             else:
                 messages = torch.bmm(coupling, x_b.view(n, d1, mul))  # (n, K, u)
             for part in messages.split(self._group_sizes[b], dim=1):
@@ -306,3 +325,28 @@ class TensorProductScatter(torch.nn.Module):
                 out.append(weighted.view(n, num_paths * d3 * mul))
                 idx += 1
         return out
+
+
+@contextlib.contextmanager
+def traced_for_graph_compiler(model: torch.nn.Module) -> Iterator[None]:
+    """While ``model`` is traced (``make_fx``) for a graph compiler: kernels in their compiler formulation.
+
+    Turns off CPU edge chunking (``edge_chunk_size``: a loop over a symbolic number of
+    slices would bake the traced batch's edge count into the graph) and sets
+    ``for_graph_compiler`` on the :class:`TensorProductScatter` kernels; both are restored
+    on exit.
+    """
+    chunked = [m for m in model.modules() if isinstance(getattr(m, "edge_chunk_size", None), int)]
+    kernels = [m for m in model.modules() if isinstance(m, TensorProductScatter)]
+    sizes, flags = [m.edge_chunk_size for m in chunked], [m.for_graph_compiler for m in kernels]
+    for m in chunked:
+        m.edge_chunk_size = 0
+    for m in kernels:
+        m.for_graph_compiler = True
+    try:
+        yield
+    finally:
+        for m, size in zip(chunked, sizes):
+            m.edge_chunk_size = size
+        for m, flag in zip(kernels, flags):
+            m.for_graph_compiler = flag
