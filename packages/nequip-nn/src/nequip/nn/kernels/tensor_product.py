@@ -258,7 +258,7 @@ class TensorProductScatter(torch.nn.Module):
         """
         num_nodes, num_edges = x.shape[0], edge_attr.shape[0]
         x_parts = x.split(self._in_sizes, dim=1)
-        # neighbor features gathered as (E, d1 * u): channel-last, ready for the batched matmul
+        # neighbor features gathered as (E, d1 * u): channel-last, ready for the contraction
         x_edges = [
             torch.index_select(x_parts[i1] if d1 == 1 else self._channel_last(x_parts[i1], mul, d1), 0, edge_neighbor)
             for i1, mul, d1, _ in self._blocks
