@@ -7,12 +7,14 @@ from nequip.nn.kernels import (
     HAS_TORCH_SCATTER,
     ReferenceTensorProductScatter,
     TensorProductScatter,
+    per_type_self_connection,
     scatter_sum,
     scatter_sum_reference,
     traced_for_graph_compiler,
     uvu_instructions,
 )
 from nequip.nn.kernels import scatter as scatter_module
+from nequip.nn.kernels.self_connection import check_per_type_self_connection
 from nequip.nn.testkit import wigner_d
 
 IRREPS = [
@@ -151,3 +153,34 @@ def test_convolution_compiles(mode):
         else torch.export.export(tp, args).module()
     )
     torch.testing.assert_close(compiled(*args), tp(*args), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("irreps_in,l_max", IRREPS)
+@pytest.mark.parametrize("irreps_attrs", ["5x0e", "2x0e+3x0o"])
+def test_per_type_self_connection_matches_e3nn(irreps_in, l_max, irreps_attrs):
+    """Values, first and second derivatives (features, weights, type table) against e3nn's FCTP."""
+    irreps_out = o3.Irreps(irreps_in) + o3.Irreps("3x0o+2x1e")
+    tp = o3.FullyConnectedTensorProduct(irreps_in, irreps_attrs, irreps_out).double()
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(9, tp.irreps_in1.dim, generator=g, dtype=torch.float64, requires_grad=True)
+    table = torch.randn(4, tp.irreps_in2.dim, generator=g, dtype=torch.float64, requires_grad=True)
+    types = torch.tensor([2, 0, 2, 3, 0, 0, 3, 2, 3])  # type 1 absent
+    cotangent = torch.randn(9, tp.irreps_out.dim, generator=g, dtype=torch.float64)
+    results = []
+    for compute in (lambda: tp(x, table[types]), lambda: per_type_self_connection(tp, x, table[types], types, 4)):
+        out = compute()
+        grads = torch.autograd.grad((out * cotangent).sum(), [x, tp.weight, table], create_graph=True)
+        # the derivative of a force-like quantity (grad wrt x) wrt the parameters, as in training
+        second = torch.autograd.grad((grads[0] ** 2).sum(), [tp.weight, table])
+        results.append([out, *grads, *second])
+    for fast, ref in zip(results[1], results[0]):
+        torch.testing.assert_close(fast, ref, rtol=0, atol=1e-12)
+
+
+def test_per_type_self_connection_checks_the_tensor_product():
+    check_per_type_self_connection(o3.FullyConnectedTensorProduct("2x0e+2x1o", "3x0e", "2x0e+2x1o"))
+    with pytest.raises(ValueError, match=r"second input 1x1o is not all scalars"):
+        check_per_type_self_connection(o3.FullyConnectedTensorProduct("2x0e+2x1o", "1x1o", "2x0e+2x1o"))
+    uvu = o3.TensorProduct("2x1o", "1x0e", "2x1o", [(0, 0, 0, "uvu", True)])
+    with pytest.raises(ValueError, match=r"paths other than weighted 'uvw' \(\['uvu'\]\)"):
+        check_per_type_self_connection(uvu)

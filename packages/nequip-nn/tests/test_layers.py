@@ -100,6 +100,25 @@ def test_no_self_connection_means_zero_for_isolated_atoms():
     assert not bool((with_sc(dict(lonely))[keys.NODE_FEATURES_KEY] == 0).all())
 
 
+@pytest.mark.parametrize("embedding_dim,per_type", [(6, True), (1, False)])
+def test_self_connection_per_type_is_the_same_block(embedding_dim, per_type):
+    """node_attrs_per_type computes the self-connection per type (when T <= D), same numbers."""
+    irreps, data = _embedded(1)
+    embed = _build(NodeTypeEmbed, type_names=TYPES, num_features=embedding_dim, set_features=False)
+    data = embed(dict(data))
+    irreps = dict(irreps, **embed.irreps_out)
+    kwargs = dict(irreps_in=irreps, irreps_out="4x0e+4x1o", avg_num_neighbors=3.0, type_names=TYPES)
+    general = _build(InteractionBlock, **kwargs)
+    fast = _build(InteractionBlock, node_attrs_per_type=True, **kwargs)
+    fast.load_state_dict(general.state_dict())
+    assert not general.sc_per_type and fast.sc_per_type == per_type
+    torch.testing.assert_close(
+        fast(dict(data))[keys.NODE_FEATURES_KEY], general(dict(data))[keys.NODE_FEATURES_KEY], rtol=0, atol=1e-12
+    )
+    with pytest.raises(ValueError, match="node_attrs_per_type=True needs type_names"):
+        InteractionBlock(irreps_in=irreps, irreps_out="4x0e", avg_num_neighbors=3.0, node_attrs_per_type=True)
+
+
 def test_argument_validation():
     irreps, _ = _embedded(1)
     base = dict(irreps_in=irreps, irreps_out="4x0e")

@@ -248,6 +248,8 @@ def FullNequIPGNNModel(
             nonlinearity_gates=gates,
             # radial MLPs once per pair of edges i->j, j->i (same length and, if symmetric, cutoff)
             pair_ordered_edges=modules["edge_norm"].symmetric,
+            # node_attrs come from the type embedding: self-connection computed per type
+            node_attrs_per_type=True,
         )
         modules[f"layer{layer}_convnet"] = convnet
         irreps = convnet.irreps_out

@@ -58,7 +58,7 @@ class ConvNetLayer(GraphModuleMixin, torch.nn.Module):
         irreps_in: available fields (see :class:`~nequip.nn.interaction.InteractionBlock`).
         feature_irreps_hidden: requested output feature irreps.
         radial_mlp_depth, radial_mlp_width, use_sc, avg_num_neighbors, type_names,
-            tp_scatter, pair_ordered_edges: passed to the interaction block.
+            tp_scatter, pair_ordered_edges, node_attrs_per_type: passed to the interaction block.
         resnet: add the input features to the output when their irreps agree.
         nonlinearity_type: ``"gate"`` (default) or ``"norm"``.
         nonlinearity_scalars: ``{"e": name, "o": name}`` for even/odd scalars (default
@@ -81,6 +81,7 @@ class ConvNetLayer(GraphModuleMixin, torch.nn.Module):
         nonlinearity_gates: Optional[Mapping[str, str]] = None,
         tp_scatter: Type[torch.nn.Module] = TensorProductScatter,
         pair_ordered_edges: bool = False,
+        node_attrs_per_type: bool = False,
     ):
         super().__init__()
         if nonlinearity_type not in _NONLINEARITY_TYPES:
@@ -128,6 +129,7 @@ class ConvNetLayer(GraphModuleMixin, torch.nn.Module):
             type_names=type_names,
             tp_scatter=tp_scatter,
             pair_ordered_edges=pair_ordered_edges,
+            node_attrs_per_type=node_attrs_per_type,
         )
         self.irreps_out.update(self.conv.irreps_out)
         self.irreps_out[keys.NODE_FEATURES_KEY] = self.equivariant_nonlin.irreps_out

@@ -3,7 +3,8 @@
 For atom i with features x (upstream NequIP's ``InteractionBlock``):
 
 1. optional self-connection ``sc_i = FCTP(x_i, node_attrs_i)`` (a fully connected tensor
-   product with the type embedding), computed from the input features;
+   product with the type embedding), computed from the input features (per type when the
+   node attributes are a per-type table, see ``node_attrs_per_type``);
 2. ``h = Linear_1(x)``, then ``h_j <- h_j / sqrt(avg_num_neighbors[t_j])`` (one value, or
    one per type, applied to the features before they are sent along edges, as upstream);
 3. ``m_i = sum_{j in N(i)} TP(h_j, Y(r_ij); w(r_ij))``: the "uvu" tensor product with the
@@ -23,6 +24,7 @@ from e3nn import o3
 from nequip.data import AtomicDataDict, keys
 
 from .graph_module import GraphModuleMixin
+from .kernels.self_connection import check_per_type_self_connection, per_type_self_connection
 from .kernels.tensor_product import TensorProductScatter
 from .mlp import ScalarMLPFunction
 
@@ -87,6 +89,12 @@ class InteractionBlock(GraphModuleMixin, torch.nn.Module):
             ``|r_ij|`` with a symmetric cutoff): the radial MLP then runs once per pair, half
             the work. A ``GraphModel`` around this block brings any full list into pair
             order. Default ``False``.
+        node_attrs_per_type: ``node_attrs`` depend only on the atom type (those of
+            :class:`~nequip.nn.node_embedding.NodeTypeEmbed` do; needs ``type_names``): the
+            self-connection is then computed per type
+            (:func:`~nequip.nn.kernels.per_type_self_connection`, the same numbers with
+            T instead of D multiply-adds per weight for T types and D attributes), when
+            T <= D. Default ``False``.
     """
 
     def __init__(
@@ -100,9 +108,12 @@ class InteractionBlock(GraphModuleMixin, torch.nn.Module):
         type_names: Optional[Sequence[str]] = None,
         tp_scatter: Type[torch.nn.Module] = TensorProductScatter,
         pair_ordered_edges: bool = False,
+        node_attrs_per_type: bool = False,
     ):
         super().__init__()
         self.pair_ordered_edges = bool(pair_ordered_edges)
+        if node_attrs_per_type and not type_names:
+            raise ValueError("node_attrs_per_type=True needs type_names (the number of types)")
         required = [keys.NODE_FEATURES_KEY, keys.NODE_ATTRS_KEY, keys.EDGE_ATTRS_KEY, keys.EDGE_EMBEDDING_KEY]
         self._init_irreps(
             irreps_in=irreps_in, required_irreps_in=required, irreps_out={keys.NODE_FEATURES_KEY: irreps_out}
@@ -140,10 +151,21 @@ class InteractionBlock(GraphModuleMixin, torch.nn.Module):
             if use_sc
             else None
         )
+        self.num_types = len(type_names) if type_names else None
+        # per type only when it is less work: T vs D multiply-adds per weight
+        self.sc_per_type = bool(
+            node_attrs_per_type and use_sc and self.num_types <= self.irreps_in[keys.NODE_ATTRS_KEY].dim
+        )
+        if self.sc_per_type:
+            check_per_type_self_connection(self.sc)
 
     def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
         x = data[keys.NODE_FEATURES_KEY]
-        sc = self.sc(x, data[keys.NODE_ATTRS_KEY]) if self.sc is not None else None
+        if self.sc_per_type:
+            types = data[keys.ATOM_TYPE_KEY].view(-1)
+            sc = per_type_self_connection(self.sc, x, data[keys.NODE_ATTRS_KEY], types, self.num_types)
+        else:
+            sc = self.sc(x, data[keys.NODE_ATTRS_KEY]) if self.sc is not None else None
         x = self.linear_1(x)
         if self.per_type_norm:
             x = x * torch.index_select(self._norm, 0, data[keys.ATOM_TYPE_KEY].view(-1))

@@ -1,9 +1,11 @@
-"""Pure tensor kernels of the graph layers: scatter-sum and the edge tensor-product convolution.
+"""Pure tensor kernels of the graph layers: scatter-sum, the edge tensor-product convolution
+and the per-type self-connection.
 
 Each fast kernel has a slow, obviously-correct reference beside it; the tests compare them.
 """
 
 from .scatter import HAS_TORCH_SCATTER, scatter_sum, scatter_sum_reference
+from .self_connection import per_type_self_connection
 from .tensor_product import (
     ReferenceTensorProductScatter,
     TensorProductScatter,
@@ -15,6 +17,7 @@ __all__ = [
     "HAS_TORCH_SCATTER",
     "scatter_sum",
     "scatter_sum_reference",
+    "per_type_self_connection",
     "TensorProductScatter",
     "ReferenceTensorProductScatter",
     "traced_for_graph_compiler",
