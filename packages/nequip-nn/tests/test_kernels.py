@@ -177,6 +177,12 @@ def test_per_type_self_connection_matches_e3nn(irreps_in, l_max, irreps_attrs):
         torch.testing.assert_close(fast, ref, rtol=0, atol=1e-12)
 
 
+def test_per_type_self_connection_without_atoms():
+    tp = o3.FullyConnectedTensorProduct("2x0e+2x1o", "3x0e", "2x0e+2x1o")
+    x, attrs, types = torch.zeros(0, 8), torch.zeros(0, 3), torch.zeros(0, dtype=torch.int64)
+    assert per_type_self_connection(tp, x, attrs, types, 2).shape == (0, 8)
+
+
 def test_per_type_self_connection_checks_the_tensor_product():
     check_per_type_self_connection(o3.FullyConnectedTensorProduct("2x0e+2x1o", "3x0e", "2x0e+2x1o"))
     with pytest.raises(ValueError, match=r"second input 1x1o is not all scalars"):

@@ -45,8 +45,10 @@ def per_type_self_connection(
     num_nodes = x.shape[0]
     one_hot = (atom_types.view(-1, 1) == torch.arange(num_types, device=x.device)).to(x.dtype)
     # attributes of each type: those of its first atom (argmax finds the first maximum), so the
-    # gradient of every row reaches the type's embedding exactly once; absent types are unused
-    type_attrs = torch.index_select(node_attrs, 0, one_hot.argmax(dim=0))
+    # gradient of every row reaches the type's embedding exactly once; a type without atoms
+    # (also when there are none) finds the appended row of ones and reads the appended zeros
+    first = torch.cat([one_hot, one_hot.new_ones(1, num_types)]).argmax(dim=0)
+    type_attrs = torch.index_select(torch.cat([node_attrs, node_attrs.new_zeros(1, node_attrs.shape[1])]), 0, first)
     x_parts = x.split([mul_ir.dim for mul_ir in tp.irreps_in1], dim=1)
     attr_parts = type_attrs.split([mul_ir.dim for mul_ir in tp.irreps_in2], dim=1)
     outs = [None] * len(tp.irreps_out)
