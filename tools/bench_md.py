@@ -26,7 +26,11 @@ Each variant runs in its own process (upstream's in upstream's Python), builds i
 calculator, checks its energy on the first structure against ours (same weights: the
 differences are float32 rounding), and takes two warm-up MD steps; then timed blocks of
 velocity-Verlet steps (dt = 1 fs, one force call per step) alternate between the
-variants, ``--repeats`` times, so that all see the same machine load. Reported: steps per
+variants, ``--repeats`` times, so that all see the same machine load (the machine's speed
+drifts by up to 2x over tens of minutes, so only ratios from interleaved blocks are
+comparable). Systems of at least 5,000 atoms get one warm-up step, one step per block, and
+their own processes, as many alive at once as the free memory allows (the rest wait and
+are timed after them). Reported: steps per
 second from the median block (process CPU time by default, which with one thread is
 insensitive to other processes on a shared machine; ``--clock wall`` for wall time),
 microseconds per step per atom (constant if time is linear in the number of atoms), and
@@ -55,7 +59,7 @@ RETAIN_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**62)}
 # atoms -> cubic 4-atom fcc cells along x, y, z
 SIZES = {108: (3, 3, 3), 1008: (6, 6, 7), 10192: (14, 14, 13)}
 LATTICE = 3.8
-LARGE = 5000  # systems at least this large run one process at a time (memory)
+LARGE = 5000  # systems at least this large: one step per block, processes alive at once as memory allows
 
 
 # ---------------------------------------------------------------------------------------
@@ -291,28 +295,49 @@ def main(argv=None) -> None:
         print(f"# {variant}: ready in {time.perf_counter() - start:.0f} s; energies (eV) {energies}; "
               f"peak RSS {ready['peak_rss_mb']:.0f} MB", flush=True)
     for n in small:
-        steps = max(1, args.atom_steps // n)
-        times = {variant: [] for variant in servers}
-        for _ in range(args.repeats):
-            for variant, server in servers.items():
-                times[variant].append(server.request(size=n, steps=steps)[f"{args.clock}_s"] / steps)
-        _report(n, {variant: statistics.median(t) for variant, t in times.items()}, {})
+        _report(n, _interleaved(servers, n, max(1, args.atom_steps // n), args.repeats, args.clock), {})
     for server in servers.values():
         server.finish()
-    # large systems: one process at a time (memory), not interleaved, when the memory estimate fits
+    # large systems: the variants interleaved as well, as many at once as memory allows (in the
+    # order given); a variant starts when the free memory exceeds the margin, its estimate and half
+    # the peaks of those running (they grow after their warm-up step); otherwise the running ones
+    # are timed first and stopped
     for n in large:
-        per_step, peaks = {}, {}
+        per_step, peaks, servers = {}, {}, {}
         for variant in args.variants:
-            estimate = grown.get(variant, 1.0) * n * 1.2 + 1000  # MB; 1 MB per atom without a small run
+            # MB: from the small systems' growth, else the largest peak so far, else 1 MB per atom
+            estimate = grown[variant] * n * 1.2 + 1000 if variant in grown else 0.0
+            estimate = max([estimate, *peaks.values()]) if peaks else max(estimate, n + 1000.0)
+            growth = 0.5 * sum(peaks[running] for running in servers)
+            if servers and estimate + growth > _available_mb() - args.memory_margin_mb:
+                print(f"# {n} atoms: {variant} waits for {', '.join(servers)} (needs about {estimate:.0f} MB)", flush=True)
+                per_step.update(_time_and_finish(servers, n, args))
+                servers = {}
             if estimate > _available_mb() - args.memory_margin_mb:
                 print(f"# {n} atoms, {variant}: skipped, needs about {estimate:.0f} MB, {_available_mb():.0f} MB available", flush=True)
                 continue
             python = args.upstream_python if variant.startswith("upstream") else sys.executable
-            server = _Server(python, {**spec, "variant": variant, "sizes": [n], "warmup": 1})
-            peaks[variant] = server.read()["peak_rss_mb"]
-            per_step[variant] = statistics.median(server.request(size=n, steps=1)[f"{args.clock}_s"] for _ in range(args.repeats))
-            server.finish()
-        _report(n, per_step, peaks)
+            servers[variant] = _Server(python, {**spec, "variant": variant, "sizes": [n], "warmup": 1})
+            peaks[variant] = servers[variant].read()["peak_rss_mb"]
+        per_step.update(_time_and_finish(servers, n, args))
+        _report(n, {variant: per_step[variant] for variant in args.variants if variant in per_step}, peaks)
+
+
+def _time_and_finish(servers: dict, n: int, args) -> dict:
+    """One step per block, interleaved (see :func:`_interleaved`); then the workers end."""
+    per_step = _interleaved(servers, n, 1, args.repeats, args.clock)
+    for server in servers.values():
+        server.finish()
+    return per_step
+
+
+def _interleaved(servers: dict, n: int, steps: int, repeats: int, clock: str) -> dict:
+    """Seconds per step of each variant: the median of ``repeats`` blocks, the variants taking turns."""
+    times = {variant: [] for variant in servers}
+    for _ in range(repeats):
+        for variant, server in servers.items():
+            times[variant].append(server.request(size=n, steps=steps)[f"{clock}_s"] / steps)
+    return {variant: statistics.median(t) for variant, t in times.items()}
 
 
 def _report(n: int, per_step: dict, peaks: dict) -> None:
