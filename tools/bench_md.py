@@ -305,7 +305,7 @@ def main(argv=None) -> None:
     for n in large:
         per_step, peaks, servers = {}, {}, {}
         for variant in args.variants:
-            # MB: from the small systems' growth, else the largest peak so far, else 1 MB per atom
+            # MB: the small systems' growth per atom, but at least the largest peak so far (1 MB per atom before any)
             estimate = grown[variant] * n * 1.2 + 1000 if variant in grown else 0.0
             estimate = max([estimate, *peaks.values()]) if peaks else max(estimate, n + 1000.0)
             growth = 0.5 * sum(peaks[running] for running in servers)
