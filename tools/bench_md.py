@@ -306,8 +306,8 @@ def main(argv=None) -> None:
         per_step, peaks, servers = {}, {}, {}
         for variant in args.variants:
             # MB: the small systems' growth per atom, but at least the largest peak so far (1 MB per atom before any)
-            estimate = grown[variant] * n * 1.2 + 1000 if variant in grown else 0.0
-            estimate = max([estimate, *peaks.values()]) if peaks else max(estimate, n + 1000.0)
+            from_small = grown[variant] * n * 1.2 + 1000 if variant in grown else 0.0
+            estimate = max(from_small, max(peaks.values(), default=n + 1000.0))
             growth = 0.5 * sum(peaks[running] for running in servers)
             if servers and estimate + growth > _available_mb() - args.memory_margin_mb:
                 print(f"# {n} atoms: {variant} waits for {', '.join(servers)} (needs about {estimate:.0f} MB)", flush=True)
