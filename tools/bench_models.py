@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    uv run python tools/bench_models.py [--xyz ../shared/data/emt_cuau.xyz] [--threads 1]
+    uv run python tools/bench_models.py [--xyz data/emt_cuau.xyz] [--threads 1]
         [--repeats 5] [--dtypes float32 float64] [--upstream-python /tmp/upstream/bin/python]
         [--compile]
 
@@ -12,7 +12,9 @@ input tensors, prepared once with nequip-data: a training batch of 5 54-atom EMT
 and one 972-atom cell (the first frame repeated 3 x 3 x 2).
 
 1. Numbers: our model's weights are copied into upstream's (the parameter names match
-   except for two module names), and energies and forces of both are compared (float64).
+   except for two module names), and energies and forces of both are compared (float64);
+   a difference above ``PARITY_RTOL`` times the largest upstream value of that quantity
+   stops the benchmark (``SystemExit``) before any timing.
 2. Timing: each case (dtype x system x {train, infer}) starts one fresh subprocess per
    implementation (upstream in its own Python), which builds its model and takes
    ``--warmup`` steps; then timed steps alternate between the implementations, one step
@@ -27,7 +29,9 @@ and one 972-atom cell (the first frame repeated 3 x 3 x 2).
    * infer: model in eval mode, energy and forces.
 
 Prints a table with the ratios upstream time / our time (higher is better for us) and our
-peak memory / upstream's. ``--compile`` also times our model with ``compile_mode="compile"``.
+peak memory / upstream's. ``--compile`` also times our model with ``compile_mode="compile"``;
+if it falls back to eager (e.g. its outputs differ from the eager model's on the first batch
+beyond the compile check's tolerance), the benchmark stops instead of timing eager steps.
 
 This file runs under both Pythons: only the standard library is imported at the top.
 """
@@ -58,6 +62,8 @@ ARCHITECTURE = dict(
     radial_mlp_width=64,
 )
 SYSTEMS = ("batch5x54", "cell972")
+# same weights in float64: ours and upstream's energies and forces may differ by rounding only
+PARITY_RTOL = 1e-8
 # upstream parameter name fragments -> ours
 _RENAMES = ((".embed_module.", ".embedding."), (".mlp_module.", ".mlp."))
 
@@ -187,6 +193,9 @@ def worker(spec: dict) -> dict:
 
     for _ in range(spec["warmup"]):
         step()
+    reason = getattr(model, "compile_disabled_reason", None)
+    if reason is not None:
+        raise SystemExit(f"compile_mode='compile' fell back to eager (its timing would be eager's): {reason}")
     # serve timed steps one at a time, so that the driver can interleave implementations
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
@@ -244,7 +253,7 @@ class _Server:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--xyz", default=os.path.join(REPO, "..", "shared", "data", "emt_cuau.xyz"))
+    parser.add_argument("--xyz", default=os.path.join(REPO, "data", "emt_cuau.xyz"))
     parser.add_argument("--upstream-python", default="/tmp/upstream/bin/python")
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
@@ -285,8 +294,19 @@ def main(argv=None) -> None:
         for name in outs["ours"]:
             for field in ("total_energy", "forces"):
                 a, b = outs["ours"][name][field], outs["upstream"][name][field]
-                print(f"same weights, float64, {name} {field}: max |ours - upstream| = {float((a - b).abs().max()):.3e} "
+                if a.shape != b.shape:
+                    raise SystemExit(f"{name} {field}: ours has shape {tuple(a.shape)}, upstream {tuple(b.shape)}")
+                diff = (a - b).abs()
+                tolerance = PARITY_RTOL * float(b.abs().max())
+                print(f"same weights, float64, {name} {field}: max |ours - upstream| = {float(diff.max()):.3e} "
                       f"(max |value| {float(b.abs().max()):.3e})")
+                if not float(diff.max()) <= tolerance:
+                    worst = int(diff.argmax())
+                    raise SystemExit(
+                        f"{name} {field} differ with the same weights (float64): ours {float(a.flatten()[worst]):.12g}, "
+                        f"upstream {float(b.flatten()[worst]):.12g} (max |ours - upstream| {float(diff.max()):.3e} > "
+                        f"tolerance {tolerance:.3e} = {PARITY_RTOL:g} x max |upstream {field}|)"
+                    )
 
     variants = [("ours", here, "eager"), ("upstream", args.upstream_python, "eager")]
     if args.compile:

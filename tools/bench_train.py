@@ -2,7 +2,7 @@
 
     uv run python tools/bench_train.py [--upstream /tmp/upstream/bin/nequip-train] [--epochs 5] [--repeats 2]
 
-Runs tools/bench_train.yaml (an upstream-compatible config on ../shared/data/emt_cuau.xyz:
+Runs tools/bench_train.yaml (an upstream-compatible config on data/emt_cuau.xyz:
 300 54-atom frames, 240 for training in batches of 5, 30 validation, 30 test) with each
 code's ``nequip-train`` for ``--epochs`` epochs (`run: [train, test]`), alternating the codes
 for ``--repeats`` rounds so that both see the same machine load. The epoch time is measured
@@ -29,7 +29,7 @@ METRICS = ("test0_epoch/forces_mae", "test0_epoch/per_atom_energy_mae", "test0_e
 def run(command, out_dir, epochs):
     """One training run; returns (epoch times after the first, peak RSS in MiB, test metrics)."""
     args = ["/usr/bin/time", "-v", *command, "-cp", str(ROOT / "tools"), "-cn", "bench_train",
-            f"trainer.max_epochs={epochs}", f"hydra.run.dir={out_dir}", f"data_file={ROOT.parent / 'shared/data/emt_cuau.xyz'}"]
+            f"trainer.max_epochs={epochs}", f"hydra.run.dir={out_dir}", f"data_file={ROOT / 'data' / 'emt_cuau.xyz'}"]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "tools"), os.environ.get("PYTHONPATH")])))
     result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env)
     if result.returncode != 0:

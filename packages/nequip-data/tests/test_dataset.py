@@ -25,7 +25,7 @@ from nequip.data.dataset import (
 from nequip.data.dataset import ase_dataset, emt_dataset, lmdb_dataset, split
 from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
 
-SHARED_EMT_CUAU = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "emt_cuau.xyz"
+REPO_DATA = Path(__file__).resolve().parents[3] / "data"  # the reference data sets (tools/make_data.py)
 
 
 def _cuau_frames(num_frames: int = 5, seed: int = 0):
@@ -131,10 +131,8 @@ def test_transform_error_names_dataset_and_frame(cuau_xyz):
         ASEDataset(str(path), transforms=[{"_target_": "nequip.data.transforms.NeighborListTransform"}])
 
 
-def test_shared_emt_cuau_file():
-    if not SHARED_EMT_CUAU.exists():
-        pytest.skip(f"shared data set not found at {SHARED_EMT_CUAU} (expected ../shared/data beside the repo root)")
-    dataset = ASEDataset(str(SHARED_EMT_CUAU))
+def test_reference_emt_cuau_file():
+    dataset = ASEDataset(str(REPO_DATA / "emt_cuau.xyz"))
     assert len(dataset) == 300
     first = dataset[0]
     assert AtomicDataDict.num_nodes(first) == 54
@@ -313,9 +311,7 @@ def test_docstring_examples(module):
 
 @pytest.mark.parametrize("name", ["emt_cuau.xyz", "xtb_ethanol.xyz"])
 def test_fast_extxyz_reader_gives_the_same_frames_as_ase(name):
-    path = SHARED_EMT_CUAU.parent / name
-    if not path.exists():
-        pytest.skip(f"shared data set not found at {path} (expected ../shared/data beside the repo root)")
+    path = REPO_DATA / name
     fast = ASEDataset(str(path), ase_args={"index": ":40"})
     reference = ASEDataset(str(path), ase_args={"index": ":40", "format": "extxyz"})
     assert fast.ase_args["format"] == "cextxyz" and len(fast) == len(reference) == 40

@@ -21,12 +21,12 @@ FRAME_INDEX_KEY: Final[str] = "frame_index"  #: (B,) int64, index of the frame i
 
 # === derived edge and node quantities (written by models) ===
 EDGE_VECTORS_KEY: Final[str] = "edge_vectors"  #: (E, 3), r_ij = pos[j] - pos[i] + S @ cell
-EDGE_LENGTH_KEY: Final[str] = "edge_lengths"  #: (E,), |r_ij|, length
-NORM_LENGTH_KEY: Final[str] = "normed_edge_lengths"  #: (E,), |r_ij| / r_max of the edge
+EDGE_LENGTH_KEY: Final[str] = "edge_lengths"  #: (E,), ``|r_ij|``, length
+NORM_LENGTH_KEY: Final[str] = "normed_edge_lengths"  #: (E,), ``|r_ij| / r_max`` of the edge
 EDGE_TYPE_KEY: Final[str] = "edge_type_flat"  #: (E,) int64, t_i * num_types + t_j
 EDGE_CUTOFF_KEY: Final[str] = "edge_cutoff"  #: (E, 1), smooth cutoff envelope value
 EDGE_ATTRS_KEY: Final[str] = "edge_attrs"  #: (E, irreps), spherical harmonics of r_ij
-EDGE_EMBEDDING_KEY: Final[str] = "edge_embedding"  #: (E, num_basis), radial basis of |r_ij|
+EDGE_EMBEDDING_KEY: Final[str] = "edge_embedding"  #: (E, num_basis), radial basis of ``|r_ij|``
 EDGE_FEATURES_KEY: Final[str] = "edge_features"  #: (E, irreps), learned edge features
 NODE_ATTRS_KEY: Final[str] = "node_attrs"  #: (N, irreps), fixed node attributes (type one-hot)
 NODE_FEATURES_KEY: Final[str] = "node_features"  #: (N, irreps), learned node features

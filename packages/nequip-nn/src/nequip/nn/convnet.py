@@ -57,8 +57,9 @@ class ConvNetLayer(GraphModuleMixin, torch.nn.Module):
     Args:
         irreps_in: available fields (see :class:`~nequip.nn.interaction.InteractionBlock`).
         feature_irreps_hidden: requested output feature irreps.
-        radial_mlp_depth, radial_mlp_width, use_sc, avg_num_neighbors, type_names,
-            tp_scatter, pair_ordered_edges, node_attrs_per_type: passed to the interaction block.
+        radial_mlp_depth: passed to the interaction block, as are ``radial_mlp_width``,
+            ``use_sc``, ``avg_num_neighbors``, ``type_names``, ``tp_scatter``,
+            ``pair_ordered_edges`` and ``node_attrs_per_type``.
         resnet: add the input features to the output when their irreps agree.
         nonlinearity_type: ``"gate"`` (default) or ``"norm"``.
         nonlinearity_scalars: ``{"e": name, "o": name}`` for even/odd scalars (default

@@ -97,7 +97,7 @@ def per_edge_type_cutoff_dict(table: torch.Tensor, type_names: Sequence[str]) ->
 
 
 class EdgeLengthNormalizer(GraphModuleMixin, torch.nn.Module):
-    """Write ``normed_edge_lengths`` x = |r_ij| / r_c (E,), float64, with r_c per edge type if given.
+    """Write ``normed_edge_lengths`` ``x = |r_ij| / r_c`` (E,), float64, with r_c per edge type if given.
 
     Args:
         r_max: global cutoff radius (length unit of the data).

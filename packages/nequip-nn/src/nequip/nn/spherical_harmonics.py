@@ -12,7 +12,7 @@ _NORMALIZATIONS = ("component", "norm", "integral")
 
 
 class SphericalHarmonicEdgeAttrs(GraphModuleMixin, torch.nn.Module):
-    """Spherical harmonics Y(r_ij / |r_ij|) of every edge (upstream ``SphericalHarmonicEdgeAttrs``).
+    """Spherical harmonics ``Y(r_ij / |r_ij|)`` of every edge (upstream ``SphericalHarmonicEdgeAttrs``).
 
     Edge vectors are computed (if absent) in the dtype of the positions (float64 data);
     the harmonics are cast to the model dtype.

@@ -65,7 +65,7 @@ def _field_label(modifier: BaseModifier) -> str:
 
 
 class MetricsManager(torch.nn.Module):
-    """Metrics on fields of predicted and target ``AtomicDataDict``s (see the module docstring).
+    """Metrics on fields of predicted and target data (``AtomicDataDict``; see the module docstring).
 
     Args:
         metrics: list of entry dicts.

@@ -142,7 +142,7 @@ class MappedFieldModifier(BaseModifier):
 
 
 class EdgeLengths(BaseModifier):
-    """Length |r_ij| of every edge, (E,), in the data's length unit.
+    """Length ``|r_ij|`` of every edge, (E,), in the data's length unit.
 
     Needs a neighbor list (``edge_index``; ``edge_cell_shift`` and ``cell`` if periodic).
     The input dict is not modified.
