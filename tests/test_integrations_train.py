@@ -47,7 +47,9 @@ def test_calculator_from_training_checkpoint_uses_ema(trained_checkpoint):
     atoms_raw = _alloy()
     atoms_raw.calc = NequIPCalculator(raw)
     ema_energy, raw_energy = energy, atoms_raw.get_potential_energy()
-    assert ema_energy != pytest.approx(raw_energy, rel=1e-9, abs=1e-9), "EMA and raw weights should differ after training"
+    assert ema_energy != pytest.approx(raw_energy, rel=1e-9, abs=1e-9), (
+        "EMA and raw weights should differ after training"
+    )
     assert np.isfinite(atoms.get_forces()).all() and np.isfinite(atoms.get_stress()).all()
 
 

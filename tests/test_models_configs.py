@@ -101,7 +101,9 @@ def test_upstream_tutorial_model_config():
     model = model_from_config(config)
     assert isinstance(model, CompileGraphModel) and model.model_dtype == torch.float32
     assert model.model_config["pair_potential"]["_target_"] == "nequip.nn.pair_potential.ZBL"
-    assert sum(p.numel() for p in model.parameters()) == 417_952  # as upstream NequIP 0.19.1 builds it (counted with nequip==0.19.1)
+    assert (
+        sum(p.numel() for p in model.parameters()) == 417_952
+    )  # as upstream NequIP 0.19.1 builds it (counted with nequip==0.19.1)
     # the eager path (compiled single frames are tested in nequip-models' test_compile; tracing
     # and compiling this 4-layer model would take minutes of a CI machine)
     out = GraphModel.forward(model, dict(frames[0]))
@@ -124,5 +126,7 @@ def test_statistic_missing_for_a_type_is_a_clear_error():
         stats = CommonDataStatisticsManager(type_names=["C", "H", "O", "Cu", "Au"]).get_statistics(frames)
     config = _resolved_model_config(TUTORIAL_MODEL.replace("[C, H, O, Cu]", "[C, H, O, Cu, Au]"), stats)
     config["num_features"], config["num_layers"] = 4, 1
-    with pytest.raises(ValueError, match=r"per_type_energy_scales\['Au'\] = nan is not a finite number.*is 'Au' absent"):
+    with pytest.raises(
+        ValueError, match=r"per_type_energy_scales\['Au'\] = nan is not a finite number.*is 'Au' absent"
+    ):
         model_from_config(config)

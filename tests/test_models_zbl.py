@@ -52,7 +52,9 @@ def test_zbl_term_is_added_with_the_models_cutoff():
     with_zbl, without = _model(), _model(pair_potential=None)
     reference = ZBL(units="metal", chemical_species=TYPES, r_max=R_MAX)
     for data in (random_cluster(TYPES, R_MAX, num_atoms=5), random_bulk(TYPES, R_MAX, num_atoms=3)):
-        difference = evaluate(with_zbl, data)[keys.PER_ATOM_ENERGY_KEY] - evaluate(without, data)[keys.PER_ATOM_ENERGY_KEY]
+        difference = (
+            evaluate(with_zbl, data)[keys.PER_ATOM_ENERGY_KEY] - evaluate(without, data)[keys.PER_ATOM_ENERGY_KEY]
+        )
         expected = reference(dict(data))[keys.PER_ATOM_ENERGY_KEY]
         torch.testing.assert_close(difference, expected, rtol=1e-10, atol=1e-12)
         assert float(expected.abs().max()) > 1e-3
@@ -68,7 +70,9 @@ def test_isolated_atoms_and_built_module(tmp_path):
     """A built ZBL module is accepted too; a ZBL config survives a checkpoint round trip."""
     built = _model(pair_potential=ZBL(units="metal", chemical_species=TYPES, r_max=R_MAX))
     data = random_cluster(TYPES, R_MAX, num_atoms=5)
-    torch.testing.assert_close(evaluate(built, data)[keys.TOTAL_ENERGY_KEY], evaluate(_model(), data)[keys.TOTAL_ENERGY_KEY])
+    torch.testing.assert_close(
+        evaluate(built, data)[keys.TOTAL_ENERGY_KEY], evaluate(_model(), data)[keys.TOTAL_ENERGY_KEY]
+    )
     model = _model()
     path = tmp_path / "zbl.ckpt"
     save_model_checkpoint(str(path), model)

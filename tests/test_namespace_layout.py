@@ -31,10 +31,7 @@ def test_namespaces_span_distributions():
 
     assert getattr(nequip, "__file__", None) is None
     nn_paths = {Path(p).resolve() for p in nequip.nn.__path__}
-    expected = {
-        (REPO / "packages" / name / "src/nequip/nn").resolve()
-        for name in ("nequip-nn", "nequip-potentials")
-    }
+    expected = {(REPO / "packages" / name / "src/nequip/nn").resolve() for name in ("nequip-nn", "nequip-potentials")}
     assert expected <= nn_paths, f"nequip.nn.__path__ = {sorted(map(str, nn_paths))}"
     importlib.import_module("nequip.data")
     importlib.import_module("nequip.nn.pair_potential")

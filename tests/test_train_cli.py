@@ -52,7 +52,12 @@ def test_tutorial_command_short(tmp_path, tutorial_short_run):
 
 def test_missing_statistic_stops_before_training_and_lists_names(tmp_path, tutorial_short_run):
     with pytest.raises(ConfigError) as err:
-        run_config(CONFIGS, "tutorial", [*tutorial_short_run, "training_module.model.avg_num_neighbors=${training_data_stats:num_neighbours_mean}"], tmp_path)
+        run_config(
+            CONFIGS,
+            "tutorial",
+            [*tutorial_short_run, "training_module.model.avg_num_neighbors=${training_data_stats:num_neighbours_mean}"],
+            tmp_path,
+        )
     message = str(err.value)
     assert "num_neighbours_mean" in message and "num_neighbors_mean" in message and "per_type_forces_rms" in message
     assert not (tmp_path / "last.ckpt").exists()
@@ -64,7 +69,12 @@ def test_missing_statistic_stops_before_training_and_lists_names(tmp_path, tutor
         (["run=[train,predict]"], "unknown entries"),
         (["~trainer"], "lacks the section"),
         (["chemical_symbols=[Cu]", "data.split_dataset.dataset.element=[Cu,Au]"], "Au"),
-        (["+training_module.loss.extra_metrics=[{field: charges, metric: {_target_: nequip.train.MeanAbsoluteError}}]"], "charges"),
+        (
+            [
+                "+training_module.loss.extra_metrics=[{field: charges, metric: {_target_: nequip.train.MeanAbsoluteError}}]"
+            ],
+            "charges",
+        ),
         (["training_module.model.pair_potential.chemical_species=[Cu]"], "chemical_species"),
     ],
 )
@@ -82,7 +92,15 @@ def test_resolvers():
     from nequip.train.resolvers import register_resolvers
 
     register_resolvers()
-    cfg = OmegaConf.create({"a": 6, "m": "${int_mul:${a},3}", "d": "${int_div:${a},2}", "bad": "${int_div:${a},4}", "ident": "${list_to_identity_dict:[C,H]}"})
+    cfg = OmegaConf.create(
+        {
+            "a": 6,
+            "m": "${int_mul:${a},3}",
+            "d": "${int_div:${a},2}",
+            "bad": "${int_div:${a},4}",
+            "ident": "${list_to_identity_dict:[C,H]}",
+        }
+    )
     assert cfg.m == 18 and cfg.d == 3
     assert dict(cfg.ident) == {"C": "C", "H": "H"}
     with pytest.raises(Exception, match="does not divide"):

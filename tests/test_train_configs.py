@@ -1,4 +1,7 @@
-"""Every config in configs/ and every YAML snippet of the seed document trains for one short epoch."""
+"""Every config in configs/ and every YAML snippet of docs/model-hyperparameters.md trains for one short epoch.
+
+That page holds, among its own snippets, the configurations of our users' model-hyperparameters
+document (``USERS_SNIPPETS`` below), so every one of them keeps working as written."""
 
 from pathlib import Path
 
@@ -11,7 +14,7 @@ from nequip.train.cli import run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
-SEED = ROOT.parent / "shared" / "seed" / "model-hyperparameters.md"
+HYPERPARAMETERS_PAGE = ROOT / "docs" / "model-hyperparameters.md"
 COMMON = ["trainer.max_epochs=1", "+trainer.enable_progress_bar=false", "trainer.accelerator=cpu"]
 TINY_MODEL = ["training_module.model.num_layers=1", "training_module.model.num_features=4"]
 ASE_FILE = ["data.split_dataset.train=4", "data.split_dataset.val=1", "data.split_dataset.test=1"]
@@ -28,7 +31,13 @@ SHORT = {
     ],
     "molecules": TINY_MODEL + ASE_FILE + ["data.ase_args.index=':6'"],
     "energy_only": TINY_MODEL + ASE_FILE + ["data.ase_args.index=':6'"],
-    "zbl": TINY_MODEL + ["data.split_dataset.train=3", "data.split_dataset.val=1", "data.split_dataset.test=1", "data.ase_args.index=':5'"],
+    "zbl": TINY_MODEL
+    + [
+        "data.split_dataset.train=3",
+        "data.split_dataset.val=1",
+        "data.split_dataset.test=1",
+        "data.ase_args.index=':5'",
+    ],
 }
 NOT_TRAINING = {"data_demo"}  # data-only demo, run by tests/test_demo_data.py
 
@@ -55,14 +64,15 @@ def test_config_trains_one_short_epoch(name, tmp_path):
     assert model.type_names == list(result["module"].model.type_names)
 
 
-def _seed_snippets():
+def _page_snippets():
+    """The ``yaml`` code blocks of the page, parsed."""
     blocks, current, kind = [], None, None
-    for line in SEED.read_text().splitlines():
+    for line in HYPERPARAMETERS_PAGE.read_text().splitlines():
         if line.startswith("```"):
             if current is None:
                 current, kind = [], line[3:].strip()
             else:
-                if kind in ("", "yaml"):
+                if kind == "yaml":
                     blocks.append(yaml.safe_load("\n".join(current)))
                 current = None
         elif current is not None:
@@ -87,15 +97,45 @@ def _base_for(merge):
     return "tutorial"
 
 
-SNIPPETS = _seed_snippets()
+SNIPPETS = _page_snippets()
+STATS = "${training_data_stats:"
+ZBL = {"_target_": "nequip.nn.pair_potential.ZBL", "units": "metal", "chemical_species": "${chemical_symbols}"}
+USERS_SNIPPETS = [
+    {"model": {"_target_": "nequip.model.NequIPGNNModel", "hyperparam1": 7.7, "hyperparam2": 123}},
+    {"model": {"_target_": "nequip.model.NequIPGNNEnergyModel"}},
+    {
+        "model": {
+            "_target_": "nequip.model.NequIPGNNModel",
+            "avg_num_neighbors": STATS + "num_neighbors_mean}",
+            "per_type_energy_shifts": STATS + "per_atom_energy_mean}",
+            "per_type_energy_scales": STATS + "per_type_forces_rms}",
+        }
+    },
+    {
+        "model": {
+            "_target_": "nequip.model.NequIPGNNModel",
+            "per_type_energy_shifts": {"C": 1.234, "H": 2.345, "O": 3.456},
+        }
+    },
+    {"per_type_energy_shifts": STATS + "per_atom_energy_mean}"},
+    {
+        "training_module": {
+            "_target_": "nequip.train.EMALightningModule",
+            "model": {"_target_": "nequip.model.NequIPGNNModel", "pair_potential": ZBL},
+        }
+    },
+]
 
 
-def test_seed_snippets_found():
-    assert len(SNIPPETS) == 6
+@pytest.mark.parametrize("index", range(len(USERS_SNIPPETS)))
+def test_users_snippet_is_on_the_page(index):
+    assert USERS_SNIPPETS[index] in SNIPPETS, (
+        f"{HYPERPARAMETERS_PAGE.name} lost the configuration {USERS_SNIPPETS[index]}"
+    )
 
 
 @pytest.mark.parametrize("index", range(len(SNIPPETS)))
-def test_seed_snippet_trains(index, tmp_path):
+def test_page_snippet_trains(index, tmp_path):
     merge = _as_merge(SNIPPETS[index])
     base = _base_for(merge)
     model = merge["training_module"].get("model", {})

@@ -45,9 +45,24 @@ def test_ddp_two_cpu_processes_match_one_process(tmp_path, monkeypatch):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "nequip.train.cli", "-cp", "configs", "-cn", "tutorial", *SMALL,
-         "+trainer.strategy=ddp", "+trainer.devices=2", f"hydra.run.dir={out}"],
-        cwd=ROOT, capture_output=True, text=True, env=env, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "nequip.train.cli",
+            "-cp",
+            "configs",
+            "-cn",
+            "tutorial",
+            *SMALL,
+            "+trainer.strategy=ddp",
+            "+trainer.devices=2",
+            f"hydra.run.dir={out}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in result.stderr + result.stdout
@@ -66,7 +81,7 @@ def test_ddp_two_cpu_processes_match_one_process(tmp_path, monkeypatch):
 
     # it trained: the saved weights differ from the initial model's
     last = torch.load(out / "last.ckpt", map_location="cpu", weights_only=True)
-    from nequip.data.config import instantiate
+    from nequip.data.instantiation import instantiate
 
     fresh = instantiate({**last["nequip_model"]["config"], "_recursive_": False})
     changed = [n for n, t in fresh.state_dict().items() if not torch.equal(t, last["nequip_model"]["state_dict"][n])]

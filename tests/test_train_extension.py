@@ -1,10 +1,10 @@
 """The extension story: examples/nequip-extension-demo (nequip-nn + nequip-data only) defines a
 model builder that passes the shared test-kit and trains through nequip-train by its _target_."""
 
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,8 +33,16 @@ def test_extension_model_passes_testkit():
     from nequip_ext_demo import ScalarGNNModel
 
     shifts = {"H": -0.5, "O": 1.0}
-    model = ScalarGNNModel(seed=0, model_dtype="float64", type_names=["H", "O"], r_max=3.0, num_features=4,
-                           avg_num_neighbors=4.0, per_type_energy_scales=1.0, per_type_energy_shifts=shifts)
+    model = ScalarGNNModel(
+        seed=0,
+        model_dtype="float64",
+        type_names=["H", "O"],
+        r_max=3.0,
+        num_features=4,
+        avg_num_neighbors=4.0,
+        per_type_energy_scales=1.0,
+        per_type_energy_shifts=shifts,
+    )
     check_all(model, ["H", "O"], 3.0, shifts)
 
 
@@ -43,9 +51,13 @@ def test_extension_trains_through_nequip_train(tmp_path):
     from nequip.train.cli import run_config
 
     overrides = [
-        "trainer.max_epochs=1", "+trainer.enable_progress_bar=false",
-        "data.split_dataset.dataset.num_frames=6", "data.split_dataset.dataset.supercell=[1,1,2]",
-        "data.split_dataset.train=4", "data.split_dataset.val=1", "data.split_dataset.test=1",
+        "trainer.max_epochs=1",
+        "+trainer.enable_progress_bar=false",
+        "data.split_dataset.dataset.num_frames=6",
+        "data.split_dataset.dataset.supercell=[1,1,2]",
+        "data.split_dataset.train=4",
+        "data.split_dataset.val=1",
+        "data.split_dataset.test=1",
     ]
     model = {
         "_target_": "nequip_ext_demo.ScalarGNNModel",
@@ -59,7 +71,13 @@ def test_extension_trains_through_nequip_train(tmp_path):
         "per_type_energy_shifts": "${training_data_stats:per_type_atom_energy_lstsq}",
     }
     # the tutorial with its model section replaced by the extension's builder
-    result = run_config(ROOT / "configs", "tutorial", overrides + ["~training_module.model"], tmp_path, merge={"training_module": {"model": model}})
+    result = run_config(
+        ROOT / "configs",
+        "tutorial",
+        overrides + ["~training_module.model"],
+        tmp_path,
+        merge={"training_module": {"model": model}},
+    )
     assert type(result["module"].model).__name__ == "GraphModel"
     loaded = ModelFromCheckpoint(str(tmp_path / "best.ckpt"))
     assert loaded.model_config["_target_"] == "nequip_ext_demo.ScalarGNNModel"

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from nequip.train.cli import run_config
 from nequip.train.checkpoint_io import AtomicCheckpointIO
+from nequip.train.cli import run_config
 from nequip.train.lightning import STATS_CHECKPOINT_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +40,13 @@ def _load(path):
 
 def test_restart_continues_exactly(tmp_path):
     one = run_config(ROOT / "configs", "tutorial", TINY + ["trainer.max_epochs=3"], tmp_path / "one")
-    first = run_config(ROOT / "configs", "tutorial", TINY + ["trainer.max_epochs=2"], tmp_path / "first")
+    run_config(ROOT / "configs", "tutorial", TINY + ["trainer.max_epochs=2"], tmp_path / "first")
     ckpt = str(tmp_path / "first" / "last.ckpt")
     stats = _load(ckpt)[STATS_CHECKPOINT_KEY]
     assert "num_neighbors_mean" in stats
-    second = run_config(ROOT / "configs", "tutorial", TINY + ["trainer.max_epochs=3", f"++ckpt_path={ckpt}"], tmp_path / "second")
+    second = run_config(
+        ROOT / "configs", "tutorial", TINY + ["trainer.max_epochs=3", f"++ckpt_path={ckpt}"], tmp_path / "second"
+    )
     assert second["trainer"].current_epoch == 3
     a, b = _load(tmp_path / "one" / "last.ckpt"), _load(tmp_path / "second" / "last.ckpt")
     assert a["epoch"] == b["epoch"] and a["global_step"] == b["global_step"]
@@ -52,7 +54,9 @@ def test_restart_continues_exactly(tmp_path):
     for name in a["state_dict"]:
         torch.testing.assert_close(a["state_dict"][name], b["state_dict"][name], rtol=0, atol=0, msg=name)
     for name in a["nequip_model"]["ema_state_dict"]:
-        torch.testing.assert_close(a["nequip_model"]["ema_state_dict"][name], b["nequip_model"]["ema_state_dict"][name], rtol=0, atol=0)
+        torch.testing.assert_close(
+            a["nequip_model"]["ema_state_dict"][name], b["nequip_model"]["ema_state_dict"][name], rtol=0, atol=0
+        )
     metrics_one = {k: float(v) for k, v in one["trainer"].callback_metrics.items()}
     metrics_two = {k: float(v) for k, v in second["trainer"].callback_metrics.items()}
     for name in ("val0_epoch/weighted_sum", "train_loss_epoch/weighted_sum", "val0_epoch/forces_mae"):

@@ -4,6 +4,7 @@ Uses the ``uv`` that runs the tests (``uv run`` sets ``$UV``); skipped without i
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,9 +45,7 @@ def test_nequip_data_installs_alone(wheels, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([UV, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run(
-        [UV, "pip", "install", "--quiet", "--python", str(python), str(wheels["nequip-data"])], check=True
-    )
+    subprocess.run([UV, "pip", "install", "--quiet", "--python", str(python), str(wheels["nequip-data"])], check=True)
     code = (
         "import importlib.util, nequip.data, nequip.data.dataset, nequip.data.stats, nequip.data.transforms;"
         "assert importlib.util.find_spec('lightning') is None;"
@@ -59,3 +58,16 @@ def test_nequip_data_installs_alone(wheels, tmp_path):
     result = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "2"
+
+
+def test_nequip_models_requires_nequip_potentials(wheels):
+    """A checkpoint whose model has a ZBL term names nequip.nn.pair_potential: installing
+    nequip-models alone (an MD user) must bring nequip-potentials."""
+    with zipfile.ZipFile(wheels["nequip-models"]) as wheel:
+        metadata = next(name for name in wheel.namelist() if name.endswith(".dist-info/METADATA"))
+        requires = [
+            line.split(":", 1)[1].strip()
+            for line in wheel.read(metadata).decode().splitlines()
+            if line.startswith("Requires-Dist:")
+        ]
+    assert "nequip-potentials" in {re.split(r"[\s;<>=!~\[(]", req)[0] for req in requires}, requires

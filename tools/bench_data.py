@@ -58,9 +58,12 @@ def run_pipeline(path: str, batch_size: int) -> dict:
     imported = time.perf_counter()
     dataset = ASEDataset(
         file_path=path,
-        transforms=[ChemicalSpeciesToAtomTypeMapper(
+        transforms=[
+            ChemicalSpeciesToAtomTypeMapper(
                 model_type_names=["Cu", "Au"], chemical_species_to_atom_type_map={"Cu": "Cu", "Au": "Au"}
-            ), NeighborListTransform(r_max=R_MAX)],
+            ),
+            NeighborListTransform(r_max=R_MAX),
+        ],
     )
     frames = [dataset[i] for i in range(len(dataset))]
     batches = [AtomicDataDict.batched_from_list(frames[i : i + batch_size]) for i in range(0, len(frames), batch_size)]
@@ -99,10 +102,14 @@ def main():
             upstream = measure(args.upstream_python, path, batch_size, args.repeats)
             edges_ours, edges_up = ours[0]["edges"], upstream[0]["edges"]
             if abs(edges_ours - edges_up) > 1e-5 * edges_up:  # pairs at r_max to round-off may differ
-                raise RuntimeError(f"{name}: edge counts differ: ours {edges_ours}, upstream {edges_up}")
+                raise RuntimeError(
+                    f"{name}: edge counts differ: ours {edges_ours}, upstream {edges_up} (tolerance 1e-5 relative)"
+                )
             fps_ours = num_frames / statistics.median(r["seconds"] for r in ours)
             fps_up = num_frames / statistics.median(r["seconds"] for r in upstream)
-            print(f"{name:>14} {num_frames:>7} {f'{edges_ours}/{edges_up}':>19} {fps_ours:>10.1f} {fps_up:>14.1f} {fps_ours / fps_up:>7.2f}")
+            print(
+                f"{name:>14} {num_frames:>7} {f'{edges_ours}/{edges_up}':>19} {fps_ours:>10.1f} {fps_up:>14.1f} {fps_ours / fps_up:>7.2f}"
+            )
 
 
 if __name__ == "__main__":

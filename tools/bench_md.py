@@ -4,14 +4,14 @@ Usage (from the repository root)::
 
     uv run python tools/bench_md.py [--sizes 108 1008 10192] [--threads 1] [--repeats 3]
         [--variants ours-eager ours-compile ours-aoti upstream-eager upstream-aoti upstream-eager+retain
-                    upstream-aoti+retain] [--upstream-python /tmp/upstream/bin/python]
+                    upstream-aoti+retain] [--upstream-python /tmp/upstream/bin/python] [--json rows.json]
 
 Model: upstream's tutorial hyperparameters (4 layers, l_max 1, parity, 32 features, radial
-MLP 2 x 64, 8 Bessels, r_max 5 Å; ``tools/bench_models.py``'s ``ARCHITECTURE``), float32,
+MLP 2 x 64, 8 Bessels, r_max 5 Å; ``tools/benchlib.py``'s ``ARCHITECTURE``), float32,
 Cu/Au. Our model is built once, saved as a checkpoint, run eagerly, through ``torch.compile``
 in the MD process (``from_checkpoint(compile_mode="compile")``, variant ours-compile) and exported
 with ``nequip-compile``'s ``export_model(mode="aotinductor", cpu_threads=--threads)``; upstream's model is built with the same
-hyperparameters and gets our weights (``bench_models._load_our_weights``), then runs in
+hyperparameters and gets our weights (``benchlib.load_our_weights``), then runs in
 upstream's own calculator, eagerly and as an AOTInductor package made by upstream's
 ``aot_export_model`` with its ``ase`` target (what upstream's ``nequip-compile --mode
 aotinductor --target ase`` does). Our calculator keeps freed CPU memory in the process
@@ -23,8 +23,10 @@ Structures: random Cu/Au fcc alloys (a = 3.8 Å) of 108, 1,008 and 10,192 atoms 
 4-atom cells repeated), rattled by 0.05 Å, velocities of 300 K, all fixed by seeds.
 
 Each variant runs in its own process (upstream's in upstream's Python), builds its
-calculator, checks its energy on the first structure against ours (same weights: the
-differences are float32 rounding), and takes two warm-up MD steps; then timed blocks of
+calculator, computes the energy of every structure, which must agree with the first
+variant's within ``ENERGY_RTOL`` (same weights: the differences are float32 rounding;
+otherwise the benchmark stops with ``SystemExit``; ours-compile also stops if it fell back
+to eager), and takes two warm-up MD steps; then timed blocks of
 velocity-Verlet steps (dt = 1 fs, one force call per step) alternate between the
 variants, ``--repeats`` times, so that all see the same machine load (the machine's speed
 drifts by up to 2x over tens of minutes, so only ratios from interleaved blocks are
@@ -35,6 +37,9 @@ second from the median block (process CPU time by default, which with one thread
 insensitive to other processes on a shared machine; ``--clock wall`` for wall time),
 microseconds per step per atom (constant if time is linear in the number of atoms), and
 ratios to upstream's eager and AOTInductor calculators and to the fastest upstream variant.
+``--json PATH`` also writes the printed rows as a JSON list of objects with ``atoms``,
+``variant``, ``steps_per_s``, ``us_per_step_atom`` (and ``peak_rss_mb`` for large systems),
+the input of ``tools/plot_bench_md.py``.
 
 This file runs under both Pythons: only the standard library is imported at the top.
 """
@@ -48,11 +53,16 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_models import ARCHITECTURE, R_MAX, TYPE_NAMES, _load_our_weights  # noqa: E402
+from benchlib import ARCHITECTURE, R_MAX, TYPE_NAMES, load_our_weights, peak_rss_mb
 
 VARIANTS = (
-    "ours-eager", "ours-compile", "ours-aoti", "upstream-eager", "upstream-aoti", "upstream-eager+retain", "upstream-aoti+retain",
+    "ours-eager",
+    "ours-compile",
+    "ours-aoti",
+    "upstream-eager",
+    "upstream-aoti",
+    "upstream-eager+retain",
+    "upstream-aoti+retain",
 )
 # what our calculator applies on the CPU (nequip.model.cpu_memory), given to upstream through the environment
 RETAIN_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**62)}
@@ -60,6 +70,8 @@ RETAIN_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**62)}
 SIZES = {108: (3, 3, 3), 1008: (6, 6, 7), 10192: (14, 14, 13)}
 LATTICE = 3.8
 LARGE = 5000  # systems at least this large: one step per block, processes alive at once as memory allows
+# same weights in float32: every variant's energy within this fraction of the first variant's (at least 1 eV)
+ENERGY_RTOL = 1e-5
 
 
 # ---------------------------------------------------------------------------------------
@@ -124,13 +136,14 @@ def _upstream_model(spec: dict):
     from nequip.model import NequIPGNNModel
 
     model = NequIPGNNModel(seed=456, model_dtype="float32", type_names=TYPE_NAMES, **ARCHITECTURE, **spec["stats"])
-    _load_our_weights(model, spec["weights"])
+    load_our_weights(model, spec["weights"])
     return model.eval()
 
 
 def _upstream_aoti(model, atoms, path: str):
     """Upstream's AOTInductor export for its ASE target (as its nequip-compile does)."""
     import torch
+
     from nequip.data import AtomicDataDict, from_ase
     from nequip.integrations.utils import basic_transforms
     from nequip.scripts._compile_utils import COMPILE_TARGET_DICT
@@ -153,8 +166,14 @@ def _upstream_aoti(model, atoms, path: str):
     metadata[NEQUIP_AOTI_INPUTS_KEY] = serialize_aoti_keys(target["input"])
     metadata[NEQUIP_AOTI_OUTPUTS_KEY] = serialize_aoti_keys(target["output"])
     aot_export_model(
-        model=model, device="cpu", input_fields=target["input"], output_fields=target["output"], data=data,
-        batch_map=batch_map, output_path=path, inductor_configs={"aot_inductor.metadata": metadata},
+        model=model,
+        device="cpu",
+        input_fields=target["input"],
+        output_fields=target["output"],
+        data=data,
+        batch_map=batch_map,
+        output_path=path,
+        inductor_configs={"aot_inductor.metadata": metadata},
     )
 
 
@@ -185,12 +204,6 @@ def _calculator(spec: dict, first_atoms):
     return NequIPCalculator.from_compiled_model(path, device="cpu", chemical_species_to_atom_type_map=True)
 
 
-def _rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def _available_mb() -> float:
     with open("/proc/meminfo") as meminfo:
         for line in meminfo:
@@ -208,7 +221,7 @@ def worker(spec: dict) -> dict:
     torch.set_num_threads(spec["threads"])
     structures = {int(n): ase.io.read(path) for n, path in spec["structures"].items() if int(n) in spec["sizes"]}
     calc = _calculator(spec, ase.io.read(spec["structures"][min(spec["structures"], key=int)]))
-    base_rss = _rss_mb()
+    base_rss = peak_rss_mb()
     energies = {}
     runs = {}
     for n, atoms in structures.items():
@@ -216,7 +229,13 @@ def worker(spec: dict) -> dict:
         energies[n] = float(atoms.get_potential_energy())
         runs[n] = VelocityVerlet(atoms, timestep=1.0 * units.fs)
         runs[n].run(spec["warmup"])
-    print(json.dumps({"ready": True, "energies": energies, "base_rss_mb": base_rss, "peak_rss_mb": _rss_mb()}), flush=True)
+    reason = getattr(getattr(calc, "model", None), "compile_disabled_reason", None)  # ours-compile only
+    if reason is not None:
+        raise SystemExit(f"{spec['variant']} fell back to eager (its timing would be eager's): {reason}")
+    print(
+        json.dumps({"ready": True, "energies": energies, "base_rss_mb": base_rss, "peak_rss_mb": peak_rss_mb()}),
+        flush=True,
+    )
     for line in sys.stdin:
         request = json.loads(line)
         if request.get("done"):
@@ -235,7 +254,12 @@ class _Server:
         self.name = spec["variant"]
         self.proc = subprocess.Popen(
             [python, os.path.abspath(__file__), "--worker", json.dumps(spec)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=spec["workdir"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=spec["workdir"],
         )
 
     def read(self) -> dict:
@@ -269,20 +293,34 @@ def main(argv=None) -> None:
     parser.add_argument("--atom-steps", type=int, default=2000, help="MD steps per timed block = max(1, this / atoms)")
     parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
     parser.add_argument("--memory-margin-mb", type=float, default=3000, help="memory to leave free for others")
+    parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON (input of tools/plot_bench_md.py)")
     args = parser.parse_args(argv)
 
     workdir = tempfile.mkdtemp(prefix="bench_md_")
     prepared = prepare(workdir, args.sizes)
-    spec = dict(workdir=workdir, threads=args.threads, structures=prepared["structures"], stats=prepared["stats"],
-                checkpoint=prepared["checkpoint"], weights=prepared["weights"], ours_aoti=os.path.join(workdir, "ours.pt2"))
+    spec = dict(
+        workdir=workdir,
+        threads=args.threads,
+        structures=prepared["structures"],
+        stats=prepared["stats"],
+        checkpoint=prepared["checkpoint"],
+        weights=prepared["weights"],
+        ours_aoti=os.path.join(workdir, "ours.pt2"),
+    )
     if "ours-aoti" in args.variants:
-        print(f"our AOTInductor export (incl. its check against eager): {export_ours(spec['checkpoint'], spec['ours_aoti'], args.threads):.0f} s", flush=True)
+        print(
+            f"our AOTInductor export (incl. its check against eager): {export_ours(spec['checkpoint'], spec['ours_aoti'], args.threads):.0f} s",
+            flush=True,
+        )
     small = [n for n in args.sizes if n < LARGE]
     large = [n for n in args.sizes if n >= LARGE]
     print(f"\nthreads {args.threads}; median {args.clock} time of {args.repeats} blocks; velocity Verlet, dt 1 fs")
-    print(f"{'atoms':>6} {'variant':21} {'steps/s':>9} {'us/step/atom':>13} {'vs up-eager':>12} {'vs up-aoti':>11} "
-          f"{'vs up-best':>11}  peak RSS", flush=True)
-    grown = {}
+    print(
+        f"{'atoms':>6} {'variant':21} {'steps/s':>9} {'us/step/atom':>13} {'vs up-eager':>12} {'vs up-aoti':>11} "
+        f"{'vs up-best':>11}  peak RSS",
+        flush=True,
+    )
+    grown, reference, rows = {}, {}, []
     # small systems: all variants alive at once, timed blocks interleaved
     servers = {}
     for variant in args.variants if small else ():
@@ -290,12 +328,17 @@ def main(argv=None) -> None:
         start = time.perf_counter()
         servers[variant] = _Server(python, {**spec, "variant": variant, "sizes": small, "warmup": 2})
         ready = servers[variant].read()
+        _check_energies(variant, ready["energies"], reference)
         grown[variant] = (ready["peak_rss_mb"] - ready["base_rss_mb"]) / max(small)
         energies = ", ".join(f"{n}: {e:.4f}" for n, e in ready["energies"].items())
-        print(f"# {variant}: ready in {time.perf_counter() - start:.0f} s; energies (eV) {energies}; "
-              f"peak RSS {ready['peak_rss_mb']:.0f} MB", flush=True)
+        print(
+            f"# {variant}: ready in {time.perf_counter() - start:.0f} s; energies (eV) {energies}; "
+            f"peak RSS {ready['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
     for n in small:
-        _report(n, _interleaved(servers, n, max(1, args.atom_steps // n), args.repeats, args.clock), {})
+        rows += _report(n, _interleaved(servers, n, max(1, args.atom_steps // n), args.repeats, args.clock), {})
+        _write_json(args.json, rows)
     for server in servers.values():
         server.finish()
     # large systems: the variants interleaved as well, as many at once as memory allows (in the
@@ -310,17 +353,44 @@ def main(argv=None) -> None:
             estimate = max(from_small, max(peaks.values(), default=n + 1000.0))
             growth = 0.5 * sum(peaks[running] for running in servers)
             if servers and estimate + growth > _available_mb() - args.memory_margin_mb:
-                print(f"# {n} atoms: {variant} waits for {', '.join(servers)} (needs about {estimate:.0f} MB)", flush=True)
+                print(
+                    f"# {n} atoms: {variant} waits for {', '.join(servers)} (needs about {estimate:.0f} MB)", flush=True
+                )
                 per_step.update(_time_and_finish(servers, n, args))
                 servers = {}
             if estimate > _available_mb() - args.memory_margin_mb:
-                print(f"# {n} atoms, {variant}: skipped, needs about {estimate:.0f} MB, {_available_mb():.0f} MB available", flush=True)
+                print(
+                    f"# {n} atoms, {variant}: skipped, needs about {estimate:.0f} MB, {_available_mb():.0f} MB available",
+                    flush=True,
+                )
                 continue
             python = args.upstream_python if variant.startswith("upstream") else sys.executable
             servers[variant] = _Server(python, {**spec, "variant": variant, "sizes": [n], "warmup": 1})
-            peaks[variant] = servers[variant].read()["peak_rss_mb"]
+            ready = servers[variant].read()
+            _check_energies(variant, ready["energies"], reference)
+            peaks[variant] = ready["peak_rss_mb"]
         per_step.update(_time_and_finish(servers, n, args))
-        _report(n, {variant: per_step[variant] for variant in args.variants if variant in per_step}, peaks)
+        rows += _report(n, {variant: per_step[variant] for variant in args.variants if variant in per_step}, peaks)
+        _write_json(args.json, rows)
+
+
+def _check_energies(variant: str, energies: dict, reference: dict) -> None:
+    """Stop when ``variant``'s energy of a structure differs from the first variant's beyond ``ENERGY_RTOL``."""
+    for n, energy in energies.items():
+        first, first_energy = reference.setdefault(int(n), (variant, energy))
+        tolerance = ENERGY_RTOL * max(abs(first_energy), 1.0)
+        if not abs(energy - first_energy) <= tolerance:
+            raise SystemExit(
+                f"{n} atoms: the energy of {variant}, {energy:.6f} eV, differs from {first}'s, {first_energy:.6f} eV, "
+                f"by {abs(energy - first_energy):.2e} eV (same weights; tolerance {tolerance:.2e} eV "
+                f"= {ENERGY_RTOL:g} x |E|)"
+            )
+
+
+def _write_json(path, rows: list) -> None:
+    if path:
+        with open(path, "w") as file:
+            json.dump(rows, file, indent=1)
 
 
 def _time_and_finish(servers: dict, n: int, args) -> dict:
@@ -340,14 +410,28 @@ def _interleaved(servers: dict, n: int, steps: int, repeats: int, clock: str) ->
     return {variant: statistics.median(t) for variant, t in times.items()}
 
 
-def _report(n: int, per_step: dict, peaks: dict) -> None:
-    """One row per variant; ratios to upstream's eager and AOTInductor calculators and to its fastest variant."""
+def _report(n: int, per_step: dict, peaks: dict) -> list:
+    """One row per variant; ratios to upstream's eager and AOTInductor calculators and to its fastest variant.
+
+    Returns the rows for ``--json``."""
     upstream = [seconds for variant, seconds in per_step.items() if variant.startswith("upstream")]
     refs = [per_step.get("upstream-eager"), per_step.get("upstream-aoti"), min(upstream, default=None)]
+    rows = []
     for variant, seconds in per_step.items():
         ratios = " ".join(f"{ref / seconds:10.2f}x" if ref else f"{'-':>11}" for ref in refs)
         peak = f"  {peaks[variant]:.0f} MB" if variant in peaks else ""
         print(f"{n:6d} {variant:21} {1 / seconds:9.2f} {seconds / n * 1e6:13.1f} {ratios}{peak}", flush=True)
+        row = {
+            "atoms": n,
+            "variant": variant,
+            "steps_per_s": round(1 / seconds, 4),
+            "us_per_step_atom": round(seconds / n * 1e6, 1),
+        }
+        if variant in peaks:
+            row["peak_rss_mb"] = round(peaks[variant])
+        rows.append(row)
+    return rows
+
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":

@@ -39,33 +39,18 @@ This file runs under both Pythons: only the standard library is imported at the 
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from benchlib import ARCHITECTURE, R_MAX, TYPE_NAMES, load_our_weights, peak_rss_mb
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TYPE_NAMES = ["Cu", "Au"]
-R_MAX = 5.0
-ARCHITECTURE = dict(
-    r_max=R_MAX,
-    num_bessels=8,
-    bessel_trainable=False,
-    polynomial_cutoff_p=6,
-    num_layers=4,
-    l_max=1,
-    parity=True,
-    num_features=32,
-    radial_mlp_depth=2,
-    radial_mlp_width=64,
-)
 SYSTEMS = ("batch5x54", "cell972")
 # same weights in float64: ours and upstream's energies and forces may differ by rounding only
 PARITY_RTOL = 1e-8
-# upstream parameter name fragments -> ours
-_RENAMES = ((".embed_module.", ".embedding."), (".mlp_module.", ".mlp."))
 
 
 # ---------------------------------------------------------------------------------------
@@ -83,8 +68,16 @@ def prepare(xyz: str, out_path: str) -> dict:
 
     mapper, neighbors = ChemicalSpeciesToAtomTypeMapper(TYPE_NAMES), NeighborListTransform(R_MAX)
     fields = (
-        keys.POSITIONS_KEY, keys.ATOM_TYPE_KEY, keys.EDGE_INDEX_KEY, keys.EDGE_CELL_SHIFT_KEY, keys.CELL_KEY,
-        keys.PBC_KEY, keys.BATCH_KEY, keys.NUM_NODES_KEY, keys.TOTAL_ENERGY_KEY, keys.FORCE_KEY,
+        keys.POSITIONS_KEY,
+        keys.ATOM_TYPE_KEY,
+        keys.EDGE_INDEX_KEY,
+        keys.EDGE_CELL_SHIFT_KEY,
+        keys.CELL_KEY,
+        keys.PBC_KEY,
+        keys.BATCH_KEY,
+        keys.NUM_NODES_KEY,
+        keys.TOTAL_ENERGY_KEY,
+        keys.FORCE_KEY,
     )
 
     def frame(atoms):
@@ -105,7 +98,9 @@ def prepare(xyz: str, out_path: str) -> dict:
         "per_type_energy_shifts": float((batch[keys.TOTAL_ENERGY_KEY].view(-1) / batch[keys.NUM_NODES_KEY]).mean()),
     }
     torch.save(systems, out_path)
-    sizes = {name: (int(d[keys.POSITIONS_KEY].shape[0]), int(d[keys.EDGE_INDEX_KEY].shape[1])) for name, d in systems.items()}
+    sizes = {
+        name: (int(d[keys.POSITIONS_KEY].shape[0]), int(d[keys.EDGE_INDEX_KEY].shape[1])) for name, d in systems.items()
+    }
     return {"stats": stats, "sizes": sizes}
 
 
@@ -127,34 +122,6 @@ def _build(impl: str, model_dtype: str, stats: dict, compile_mode: str = "eager"
     return NequIPGNNModel(**kwargs, compile_mode=compile_mode)
 
 
-def _load_our_weights(model, path: str) -> None:
-    """Copy our parameters (saved by the 'ours' check worker) into the upstream model."""
-    import torch
-
-    ours = torch.load(path, weights_only=True)
-    params = dict(model.named_parameters())
-    mapped = set()
-    with torch.no_grad():
-        for name, param in params.items():
-            if param.numel() == 0:
-                continue
-            our_name = name
-            for theirs, mine in _RENAMES:
-                our_name = our_name.replace(theirs, mine)
-            value = ours[our_name]
-            if value.numel() != param.numel():
-                raise ValueError(f"{name}: upstream has {tuple(param.shape)}, ours {tuple(value.shape)}")
-            param.copy_(value.reshape(param.shape))
-            mapped.add(our_name)
-    unmapped = sorted(set(ours) - mapped)
-    if unmapped:
-        raise ValueError(f"our parameters without an upstream counterpart: {unmapped}")
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def worker(spec: dict) -> dict:
     import torch
 
@@ -165,7 +132,7 @@ def worker(spec: dict) -> dict:
         if spec["impl"] == "ours":
             torch.save({k: v.detach() for k, v in model.named_parameters()}, spec["weights_path"])
         else:
-            _load_our_weights(model, spec["weights_path"])
+            load_our_weights(model, spec["weights_path"])
         model.eval()
         out = {}
         for name, data in systems.items():
@@ -176,7 +143,7 @@ def worker(spec: dict) -> dict:
 
     data = systems[spec["system"]]
     del systems
-    base_rss = _rss_mb()
+    base_rss = peak_rss_mb()
     model = _build(spec["impl"], spec["dtype"], spec["stats"], spec.get("compile_mode", "eager"))
     energy_label, force_label = data["total_energy"], data["forces"]
     train = spec["mode"] == "train"
@@ -204,7 +171,7 @@ def worker(spec: dict) -> dict:
         start, cpu_start = time.perf_counter(), time.process_time()
         step()
         print(json.dumps({"wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu_start}), flush=True)
-    return {"peak_rss_mb": _rss_mb(), "base_rss_mb": base_rss}
+    return {"peak_rss_mb": peak_rss_mb(), "base_rss_mb": base_rss}
 
 
 def _run_worker(python: str, spec: dict, cwd: str) -> dict:
@@ -276,8 +243,10 @@ def main(argv=None) -> None:
     data_path = os.path.join(workdir, "systems.pt")
     prepared = prepare(args.xyz, data_path)
     stats = prepared["stats"]
-    print(f"systems (atoms, edges): {prepared['sizes']}; avg_num_neighbors {stats['avg_num_neighbors']:.2f}; "
-          f"threads {args.threads}; median {args.clock} time of {args.repeats} steps after {args.warmup} warm-up steps")
+    print(
+        f"systems (atoms, edges): {prepared['sizes']}; avg_num_neighbors {stats['avg_num_neighbors']:.2f}; "
+        f"threads {args.threads}; median {args.clock} time of {args.repeats} steps after {args.warmup} warm-up steps"
+    )
     common = dict(data_path=data_path, stats=stats, threads=args.threads, clock=args.clock)
     here = sys.executable
 
@@ -288,7 +257,9 @@ def main(argv=None) -> None:
         outs = {}
         for impl, python in (("ours", here), ("upstream", args.upstream_python)):
             path = os.path.join(workdir, f"check_{impl}.pt")
-            info = _run_worker(python, {**common, "impl": impl, "mode": "check", "weights_path": weights, "out_path": path}, workdir)
+            info = _run_worker(
+                python, {**common, "impl": impl, "mode": "check", "weights_path": weights, "out_path": path}, workdir
+            )
             outs[impl] = torch.load(path, weights_only=True)
             print(f"{impl}: {info['num_parameters']} parameters")
         for name in outs["ours"]:
@@ -298,12 +269,15 @@ def main(argv=None) -> None:
                     raise SystemExit(f"{name} {field}: ours has shape {tuple(a.shape)}, upstream {tuple(b.shape)}")
                 diff = (a - b).abs()
                 tolerance = PARITY_RTOL * float(b.abs().max())
-                print(f"same weights, float64, {name} {field}: max |ours - upstream| = {float(diff.max()):.3e} "
-                      f"(max |value| {float(b.abs().max()):.3e})")
+                print(
+                    f"same weights, float64, {name} {field}: max |ours - upstream| = {float(diff.max()):.3e} "
+                    f"(max |value| {float(b.abs().max()):.3e})"
+                )
                 if not float(diff.max()) <= tolerance:
                     worst = int(diff.argmax())
                     raise SystemExit(
-                        f"{name} {field} differ with the same weights (float64): ours {float(a.flatten()[worst]):.12g}, "
+                        f"{name} {field} differ with the same weights (float64): "
+                        f"ours {float(a.flatten()[worst]):.12g}, "
                         f"upstream {float(b.flatten()[worst]):.12g} (max |ours - upstream| {float(diff.max()):.3e} > "
                         f"tolerance {tolerance:.3e} = {PARITY_RTOL:g} x max |upstream {field}|)"
                     )
@@ -316,19 +290,31 @@ def main(argv=None) -> None:
             for mode in args.modes:
                 servers = {}
                 for impl, python, compile_mode in variants:
-                    spec = {**common, "impl": impl, "mode": mode, "dtype": dtype, "system": system,
-                            "warmup": args.warmup, "compile_mode": compile_mode}
+                    spec = {
+                        **common,
+                        "impl": impl,
+                        "mode": mode,
+                        "dtype": dtype,
+                        "system": system,
+                        "warmup": args.warmup,
+                        "compile_mode": compile_mode,
+                    }
                     servers[(impl, compile_mode)] = _Server(python, spec, workdir)
                 times = {key: [] for key in servers}
                 for _ in range(args.repeats):  # alternate: every implementation sees the same load
                     for key, server in servers.items():
                         times[key].append(server.step()[f"{args.clock}_s"])
-                result = {key: {"median_s": statistics.median(times[key]), **server.finish()} for key, server in servers.items()}
+                result = {
+                    key: {"median_s": statistics.median(times[key]), **server.finish()}
+                    for key, server in servers.items()
+                }
                 ours, up = result[("ours", "eager")], result[("upstream", "eager")]
-                line = (f"{dtype:8s} {system:10s} {mode:6s} ours {ours['median_s'] * 1e3:8.1f} ms  upstream "
-                        f"{up['median_s'] * 1e3:8.1f} ms  speedup {up['median_s'] / ours['median_s']:5.2f}x  "
-                        f"peak RSS ours/upstream {ours['peak_rss_mb']:.0f}/{up['peak_rss_mb']:.0f} MB "
-                        f"(+{ours['peak_rss_mb'] - ours['base_rss_mb']:.0f}/+{up['peak_rss_mb'] - up['base_rss_mb']:.0f} MB over base)")
+                line = (
+                    f"{dtype:8s} {system:10s} {mode:6s} ours {ours['median_s'] * 1e3:8.1f} ms  upstream "
+                    f"{up['median_s'] * 1e3:8.1f} ms  speedup {up['median_s'] / ours['median_s']:5.2f}x  "
+                    f"peak RSS ours/upstream {ours['peak_rss_mb']:.0f}/{up['peak_rss_mb']:.0f} MB "
+                    f"(+{ours['peak_rss_mb'] - ours['base_rss_mb']:.0f}/+{up['peak_rss_mb'] - up['base_rss_mb']:.0f} MB over base)"
+                )
                 if ("ours", "compile") in result:
                     comp = result[("ours", "compile")]
                     line += f"  compiled {comp['median_s'] * 1e3:.1f} ms ({up['median_s'] / comp['median_s']:.2f}x)"

@@ -13,7 +13,6 @@ import statistics
 import time
 
 import ase.build
-import numpy as np
 
 
 def frame(repeat, seed=0):
@@ -59,9 +58,13 @@ def main(r_max=5.0):
         results = {}
         for name, fn in (("vesin", vesin_nl), ("matscipy", matscipy_nl), ("ase", ase_nl)):
             n_rep = repeats if name != "ase" else max(2, repeats // 4)
-            results[name] = median_time(lambda: fn(atoms, r_max), n_rep)
+            results[name] = median_time(lambda fn=fn, atoms=atoms: fn(atoms, r_max), n_rep)
         edges = {n for _, n in results.values()}
-        assert len(edges) == 1, f"libraries disagree on the number of edges: {results}"
+        if len(edges) != 1:
+            counts = ", ".join(f"{name} {count}" for name, (_, count) in results.items())
+            raise SystemExit(
+                f"{len(atoms)} atoms: the libraries disagree on the number of edges ({counts}; tolerance: none)"
+            )
         ms = {k: 1e3 * v[0] for k, v in results.items()}
         print(
             f"{len(atoms):>7} {edges.pop():>9} {ms['vesin']:>9.2f} {ms['matscipy']:>9.2f} {ms['ase']:>9.2f}"
@@ -70,4 +73,7 @@ def main(r_max=5.0):
 
 
 if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

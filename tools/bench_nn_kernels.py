@@ -27,18 +27,15 @@ A second table compares the two scatter-sum backends of ``nequip.nn.kernels.scat
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
 
+from benchlib import peak_rss_mb
+
 CASES = [(l_max, mul, edges) for l_max in (1, 2) for mul in (32, 64) for edges in (5000, 50000)]
 QUICK_CASES = [(1, 32, 5000), (2, 64, 50000)]
-
-
-def _maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def build(impl: str, l_max: int, mul: int, edges: int, threads: int, seed: int = 0):
@@ -122,14 +119,14 @@ def serve(impl: str, l_max: int, mul: int, edges: int, threads: int) -> None:
     resident set size since the block and its inputs were built (MB).
     """
     timed = build(impl, l_max, mul, edges, threads)
-    base = _maxrss_mb()
+    base = peak_rss_mb()
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         command = line.strip()
         if command == "quit":
             return
         seconds = timed(command == "fwd_bwd")
-        print(json.dumps({"seconds": seconds, "peak_mb": _maxrss_mb() - base}), flush=True)
+        print(json.dumps({"seconds": seconds, "peak_mb": peak_rss_mb() - base}), flush=True)
 
 
 def measure(case, upstream_python: str, repeats: int, threads: int) -> dict:
@@ -181,6 +178,7 @@ def measure(case, upstream_python: str, repeats: int, threads: int) -> dict:
 def scatter_table(repeats: int, threads: int) -> None:
     """index_add_ vs torch-scatter for edge -> atom sums."""
     import torch
+
     from nequip.nn.kernels.scatter import HAS_TORCH_SCATTER, scatter_sum
 
     torch.set_num_threads(threads)

@@ -48,9 +48,7 @@ def test_fields_shapes_and_dtypes():
     for field, value in data.items():
         if value.is_floating_point():
             assert value.dtype == torch.float64, field
-    np.testing.assert_array_equal(
-        full_3x3_to_voigt_6_stress(data[keys.STRESS_KEY][0].numpy()), atoms.get_stress()
-    )
+    np.testing.assert_array_equal(full_3x3_to_voigt_6_stress(data[keys.STRESS_KEY][0].numpy()), atoms.get_stress())
 
 
 @pytest.mark.parametrize("pbc", [[True, True, True], [True, False, True], [False, False, False]])

@@ -13,8 +13,8 @@ from nequip.data import AtomicDataDict, keys, to_ase
 from nequip.data.dataset import EMTTestDataset, random_split_indices
 
 pytest.importorskip("lightning", reason="the datamodules need nequip-data[lightning]")
-from nequip.data.config import instantiate  # noqa: E402
 from nequip.data.datamodule import ASEDataModule, NequIPDataModule, base  # noqa: E402
+from nequip.data.instantiation import instantiate  # noqa: E402
 
 TYPE_NAMES = ["Cu", "Au"]
 EMT_CONFIG = {
@@ -60,7 +60,10 @@ def test_split_dataset_setup_and_dataloaders():
     assert sorted(i for b in batches for i in b[keys.FRAME_INDEX_KEY].tolist()) == sorted(expected["train"])
     # batches are AtomicDataDict.batched_from_list of the transformed frames
     first = batches[0]
-    assert torch.equal(first[keys.POSITIONS_KEY], torch.cat([train.dataset[i][keys.POSITIONS_KEY] for i in first[keys.FRAME_INDEX_KEY].tolist()]))
+    assert torch.equal(
+        first[keys.POSITIONS_KEY],
+        torch.cat([train.dataset[i][keys.POSITIONS_KEY] for i in first[keys.FRAME_INDEX_KEY].tolist()]),
+    )
     assert keys.ATOM_TYPE_KEY in first and keys.EDGE_INDEX_KEY in first
     assert first[keys.BATCH_KEY].max().item() == 3
     (val_loader,) = datamodule.val_dataloader()
@@ -101,7 +104,9 @@ def test_several_datasets_configs_and_objects():
 
 def test_shuffle_order_restored_from_state_dict():
     config = dict(
-        seed=9, train_dataset={**EMT_CONFIG, "transforms": []}, val_dataset={**EMT_CONFIG, "num_frames": 2},
+        seed=9,
+        train_dataset={**EMT_CONFIG, "transforms": []},
+        val_dataset={**EMT_CONFIG, "num_frames": 2},
         train_dataloader={"batch_size": 3, "shuffle": True},
     )
     first = NequIPDataModule(**config)
@@ -128,7 +133,12 @@ def test_ase_datamodule_tutorial_config_and_statistics(cuau_xyz):
             {"_target_": "nequip.data.transforms.ChemicalSpeciesToAtomTypeMapper", "chemical_symbols": TYPE_NAMES},
             {"_target_": "nequip.data.transforms.NeighborListTransform", "r_max": 3.0},
         ],
-        train_dataloader={"_target_": "torch.utils.data.DataLoader", "batch_size": 5, "num_workers": 1, "shuffle": True},
+        train_dataloader={
+            "_target_": "torch.utils.data.DataLoader",
+            "batch_size": 5,
+            "num_workers": 1,
+            "shuffle": True,
+        },
         val_dataloader={"_target_": "torch.utils.data.DataLoader", "batch_size": 10},
         test_dataloader={"_target_": "torch.utils.data.DataLoader", "batch_size": 10},
         stats_manager={
@@ -156,7 +166,10 @@ def test_get_statistics_uses_manager_dataloader_kwargs():
             return {"batch_frames": [AtomicDataDict.num_frames(b) for b in data_source]}
 
     datamodule = NequIPDataModule(
-        seed=0, train_dataset=EMT_CONFIG, val_dataset=EMT_CONFIG, train_dataloader={"batch_size": 2},
+        seed=0,
+        train_dataset=EMT_CONFIG,
+        val_dataset=EMT_CONFIG,
+        train_dataloader={"batch_size": 2},
         stats_manager=RecordingManager(),
     )
     assert datamodule.get_statistics() == {"batch_frames": [7, 3]}
@@ -168,7 +181,9 @@ def test_get_statistics_uses_manager_dataloader_kwargs():
 def test_errors(cuau_xyz):
     with pytest.raises(ValueError, match="train_dataloader must not set 'dataset'"):
         NequIPDataModule(seed=0, train_dataloader={"dataset": "x"})
-    with pytest.raises(ValueError, match=r"val_dataloader has unknown arguments \['batchsize'\].*allowed: \['batch_size'"):
+    with pytest.raises(
+        ValueError, match=r"val_dataloader has unknown arguments \['batchsize'\].*allowed: \['batch_size'"
+    ):
         NequIPDataModule(seed=0, val_dataloader={"batchsize": 2})
     with pytest.raises(ValueError, match=r"split fractions .* sum to 1.1"):
         NequIPDataModule(seed=0, split_dataset={"dataset": EMT_CONFIG, "train": 0.8, "val": 0.3})
@@ -276,8 +291,12 @@ def test_lightning_resume_keeps_shuffle_order(tmp_path):
             train_dataloader={"batch_size": 4, "shuffle": True},
         )
         trainer = lightning.Trainer(
-            max_epochs=max_epochs, default_root_dir=root, logger=False, enable_progress_bar=False,
-            enable_model_summary=False, accelerator="cpu",
+            max_epochs=max_epochs,
+            default_root_dir=root,
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            accelerator="cpu",
         )
         module = Recorder()
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)

@@ -20,9 +20,12 @@ from nequip.data.dataset import (
     LMDBTestDataset,
     NequIPLMDBDataset,
     NPZDataset,
+    ase_dataset,
     convert_to_lmdb,
+    emt_dataset,
+    lmdb_dataset,
+    split,
 )
-from nequip.data.dataset import ase_dataset, emt_dataset, lmdb_dataset, split
 from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
 
 REPO_DATA = Path(__file__).resolve().parents[3] / "data"  # the reference data sets (tools/make_data.py)
@@ -125,7 +128,9 @@ def test_transform_error_names_dataset_and_frame(cuau_xyz):
     path, frames = cuau_xyz
     only_cu = ASEDataset(str(path), transforms=[ChemicalSpeciesToAtomTypeMapper(["Cu"])])
     bad = next(i for i, atoms in enumerate(frames) if "Au" in atoms.get_chemical_symbols())
-    with pytest.raises(ValueError, match=rf"ASEDataset\('.*cuau.xyz'\), frame {bad}: transform ChemicalSpeciesToAtomTypeMapper"):
+    with pytest.raises(
+        ValueError, match=rf"ASEDataset\('.*cuau.xyz'\), frame {bad}: transform ChemicalSpeciesToAtomTypeMapper"
+    ):
         only_cu[bad]
     with pytest.raises(ValueError, match=r"transforms\[0\] must be a callable"):
         ASEDataset(str(path), transforms=[{"_target_": "nequip.data.transforms.NeighborListTransform"}])
@@ -162,7 +167,15 @@ def test_npz_dataset_round_trip(tmp_path):
         "unused": np.zeros(7),
     }
     np.savez(tmp_path / "emt.npz", **arrays)
-    mapping = {"R": "pos", "z": "atomic_numbers", "E": "total_energy", "F": "forces", "cell": "cell", "pbc": "pbc", "S": "stress"}
+    mapping = {
+        "R": "pos",
+        "z": "atomic_numbers",
+        "E": "total_energy",
+        "F": "forces",
+        "cell": "cell",
+        "pbc": "pbc",
+        "S": "stress",
+    }
     dataset = NPZDataset(str(tmp_path / "emt.npz"), key_mapping=mapping)
     assert len(dataset) == 4
     for idx, expected in enumerate(frames):

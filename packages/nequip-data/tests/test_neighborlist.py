@@ -7,8 +7,7 @@ import pytest
 import torch
 from ase.neighborlist import primitive_neighbor_list
 
-from nequip.data import AtomicDataDict, compute_neighborlist_, from_ase
-from nequip.data import keys
+from nequip.data import AtomicDataDict, compute_neighborlist_, from_ase, keys
 from nequip.data.neighborlist import edge_pair_order
 from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
 

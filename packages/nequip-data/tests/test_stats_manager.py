@@ -153,7 +153,12 @@ def test_custom_config_as_in_the_docs():
                 "field": nequip.data.PerAtomModifier(field="total_energy"),
                 "metric": nequip.data.Mean(),
             },
-            {"name": "per_type_forces_rms", "field": "forces", "metric": nequip.data.RootMeanSquare(), "per_type": True},
+            {
+                "name": "per_type_forces_rms",
+                "field": "forces",
+                "metric": nequip.data.RootMeanSquare(),
+                "per_type": True,
+            },
             {"name": "max_force", "field": "forces", "metric": nequip.data.Max(abs=True)},
             {"name": "n_force_components", "field": "forces", "metric": nequip.data.Count()},
         ],
@@ -224,7 +229,13 @@ def test_ignore_nan():
     manager = nequip.data.DataStatisticsManager(
         [
             {**metric, "metric": nequip.data.Mean(), "ignore_nan": True},
-            {"name": "f_rms", "field": keys.FORCE_KEY, "metric": nequip.data.RootMeanSquare(), "ignore_nan": True, "per_type": True},
+            {
+                "name": "f_rms",
+                "field": keys.FORCE_KEY,
+                "metric": nequip.data.RootMeanSquare(),
+                "ignore_nan": True,
+                "per_type": True,
+            },
         ],
         type_names=TYPE_NAMES,
     )
@@ -245,7 +256,14 @@ def test_ignore_nan_drops_frames_from_lstsq():
     frames = [dict(f) for f in FRAMES]
     frames[2][keys.TOTAL_ENERGY_KEY] = torch.tensor([[float("nan")]], dtype=torch.float64)
     manager = nequip.data.DataStatisticsManager(
-        [{"name": "e", "field": keys.TOTAL_ENERGY_KEY, "metric": nequip.data.CompositionLeastSquares(), "ignore_nan": True}],
+        [
+            {
+                "name": "e",
+                "field": keys.TOTAL_ENERGY_KEY,
+                "metric": nequip.data.CompositionLeastSquares(),
+                "ignore_nan": True,
+            }
+        ],
         type_names=["Cu", "Au"],
     )
     frames = [ChemicalSpeciesToAtomTypeMapper(["Cu", "Au"])(f) for f in frames]
@@ -274,7 +292,10 @@ def test_validation_errors():
         nequip.data.DataStatisticsManager([{"field": keys.FORCE_KEY, "metric": mean(), "per_type": True}])
     with pytest.raises(ValueError, match=r"repeated: \['a'\]"):
         nequip.data.DataStatisticsManager(
-            [{"name": "a", "field": keys.FORCE_KEY, "metric": mean()}, {"name": "a", "field": keys.POSITIONS_KEY, "metric": mean()}]
+            [
+                {"name": "a", "field": keys.FORCE_KEY, "metric": mean()},
+                {"name": "a", "field": keys.POSITIONS_KEY, "metric": mean()},
+            ]
         )
     with pytest.raises(ValueError, match="per_type needs a node or edge field.*graph"):
         nequip.data.DataStatisticsManager(

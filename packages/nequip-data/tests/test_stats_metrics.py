@@ -229,4 +229,3 @@ def test_lstsq_validation():
         m.bind_type_names(["A", "B"])
     with pytest.raises(ValueError, match="counts has shape"):
         m.update(torch.zeros(3, dtype=torch.float64), torch.ones(3, 2))
-

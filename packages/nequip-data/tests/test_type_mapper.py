@@ -37,7 +37,10 @@ def test_unmapped_species_names_species_and_frame():
     "kwargs, message",
     [
         (dict(model_type_names=["C", "C4"]), "'C4' is not a chemical symbol"),
-        (dict(model_type_names=["C"], chemical_species_to_atom_type_map={"C": "X"}), "'X', which is not in model_type_names"),
+        (
+            dict(model_type_names=["C"], chemical_species_to_atom_type_map={"C": "X"}),
+            "'X', which is not in model_type_names",
+        ),
         (dict(model_type_names=["C", "C"]), "repeated"),
         (dict(model_type_names=["A", "B"], chemical_symbols=["C"]), "chemical_symbols has 1"),
         (dict(), "give model_type_names"),

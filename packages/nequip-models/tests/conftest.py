@@ -37,8 +37,16 @@ def _cuau_model(**overrides):
     from nequip.model import NequIPGNNModel
 
     kwargs = dict(
-        seed=1, model_dtype="float64", type_names=CUAU_TYPES, r_max=4.0, num_layers=2, l_max=1, num_features=4,
-        radial_mlp_width=8, avg_num_neighbors=30.0, per_type_energy_scales=0.3,
+        seed=1,
+        model_dtype="float64",
+        type_names=CUAU_TYPES,
+        r_max=4.0,
+        num_layers=2,
+        l_max=1,
+        num_features=4,
+        radial_mlp_width=8,
+        avg_num_neighbors=30.0,
+        per_type_energy_scales=0.3,
         per_type_energy_shifts={"Cu": -3.5, "Au": -3.8},
     )
     kwargs.update(overrides)

@@ -44,7 +44,9 @@ def test_calculator_equals_direct_model_call(model, cuau_atoms):
         out = direct(model, atoms)
         assert atoms.get_potential_energy() == pytest.approx(float(out[keys.TOTAL_ENERGY_KEY].detach()), rel=1e-12)
         assert atoms.get_potential_energy(force_consistent=True) == atoms.get_potential_energy()
-        np.testing.assert_allclose(atoms.get_potential_energies(), out[keys.PER_ATOM_ENERGY_KEY].view(-1).detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(
+            atoms.get_potential_energies(), out[keys.PER_ATOM_ENERGY_KEY].view(-1).detach().numpy(), rtol=1e-12
+        )
         np.testing.assert_allclose(atoms.get_forces(), out[keys.FORCE_KEY].detach().numpy(), rtol=1e-12, atol=1e-14)
         assert np.abs(atoms.get_forces()).max() > 1e-3
     stress = direct(model, periodic)[keys.STRESS_KEY].view(3, 3).numpy()
@@ -82,7 +84,9 @@ def test_stress_is_finite_difference_of_energy_with_ases_sign(model, cuau_atoms)
         atoms.set_cell(atoms.cell.array * scale, scale_atoms=True)
         atoms.calc = NequIPCalculator(model)
         expected = _finite_difference_stress(atoms)
-        np.testing.assert_allclose(atoms.get_stress(voigt=False), expected, atol=1e-8 * max(1.0, np.abs(expected).max()))
+        np.testing.assert_allclose(
+            atoms.get_stress(voigt=False), expected, atol=1e-8 * max(1.0, np.abs(expected).max())
+        )
         assert np.abs(expected).max() > 1e-4
 
 
@@ -101,7 +105,9 @@ def test_mixed_and_no_pbc_equal_periodic_cells_with_vacuum(model, cuau_atoms):
         open_atoms.calc, closed.calc = NequIPCalculator(model), NequIPCalculator(model)
         assert open_atoms.get_potential_energy() == pytest.approx(closed.get_potential_energy(), rel=1e-12)
         np.testing.assert_allclose(open_atoms.get_forces(), closed.get_forces(), atol=1e-12)
-    np.testing.assert_allclose(slab.get_stress(), padded.get_stress() * padded.get_volume() / slab.get_volume(), atol=1e-12)
+    np.testing.assert_allclose(
+        slab.get_stress(), padded.get_stress() * padded.get_volume() / slab.get_volume(), atol=1e-12
+    )
 
 
 def test_unit_factors(model, cuau_atoms):
@@ -124,12 +130,15 @@ def test_species_map_and_its_errors(cuau_model, cuau_atoms):
     with pytest.raises(ValueError, match="'metalA' is not a chemical symbol"):
         NequIPCalculator(model)
     calc = NequIPCalculator(model, chemical_species_to_atom_type_map={"Cu": "metalA", "Au": "metalB"})
-    assert NequIPCalculator(cuau_model(), chemical_species_to_atom_type_map=True).transforms[0].chemical_species_to_atom_type_map == {
-        "Cu": "Cu", "Au": "Au"}
+    assert NequIPCalculator(cuau_model(), chemical_species_to_atom_type_map=True).transforms[
+        0
+    ].chemical_species_to_atom_type_map == {"Cu": "Cu", "Au": "Au"}
     atoms = cuau_atoms(repeat=(1, 1, 1))
     atoms.calc = calc
     renamed = cuau_model()
-    assert atoms.get_potential_energy() == pytest.approx(float(direct(renamed, atoms)[keys.TOTAL_ENERGY_KEY].detach()), rel=1e-12)
+    assert atoms.get_potential_energy() == pytest.approx(
+        float(direct(renamed, atoms)[keys.TOTAL_ENERGY_KEY].detach()), rel=1e-12
+    )
     atoms[0].symbol = "Fe"
     with pytest.raises(ValueError, match=r"species \['Fe'\].*type_names are \['metalA', 'metalB'\]"):
         atoms.get_potential_energy()
@@ -155,7 +164,9 @@ def test_from_checkpoint_uses_ema_weights(model, tmp_path, cuau_model, cuau_atom
     energy = atoms.get_potential_energy()
     assert energy == pytest.approx(float(direct(ema_model, atoms)[keys.TOTAL_ENERGY_KEY].detach()), rel=1e-12)
     assert abs(energy - float(direct(model, atoms)[keys.TOTAL_ENERGY_KEY].detach())) > 1e-4
-    np.testing.assert_allclose(atoms.get_forces(), direct(ema_model, atoms)[keys.FORCE_KEY].numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        atoms.get_forces(), direct(ema_model, atoms)[keys.FORCE_KEY].numpy(), rtol=1e-10, atol=1e-12
+    )
 
 
 def test_from_checkpoint_compiled_matches_eager(model, tmp_path, cuau_atoms):

@@ -9,7 +9,7 @@ import torch
 import nequip.model.builder as builder_module
 import nequip.model.nequip_gnn as nequip_gnn_module
 from nequip.data import keys
-from nequip.data.config import instantiate
+from nequip.data.instantiation import instantiate
 from nequip.model import (
     CompileGraphModel,
     FullNequIPGNNModel,

@@ -58,7 +58,9 @@ def test_ema_weights_are_preferred(tmp_path, trained):
     for name, buffer in loaded.named_buffers():  # buffers from the plain state dict
         assert torch.equal(buffer, dict(trained.named_buffers())[name])
     data = random_bulk(["H", "O"], 3.0, num_atoms=4)
-    assert not torch.equal(evaluate(loaded, data)[keys.TOTAL_ENERGY_KEY], evaluate(trained, data)[keys.TOTAL_ENERGY_KEY])
+    assert not torch.equal(
+        evaluate(loaded, data)[keys.TOTAL_ENERGY_KEY], evaluate(trained, data)[keys.TOTAL_ENERGY_KEY]
+    )
 
 
 def test_lightning_style_checkpoint_dict(tmp_path, trained):

@@ -107,7 +107,10 @@ def test_eager_fallbacks_warn_and_say_why(models, monkeypatch):
         raise RuntimeError("tracing is not possible here")
 
     monkeypatch.setattr(proxy_tensor, "make_fx", broken_make_fx)
-    with pytest.warns(UserWarning, match=r"torch.compile failed \(RuntimeError: tracing is not possible here\); this model runs eagerly"):
+    with pytest.warns(
+        UserWarning,
+        match=r"torch.compile failed \(RuntimeError: tracing is not possible here\); this model runs eagerly",
+    ):
         out = compiled(dict(data))
     _assert_same(out, eager(dict(data)))
     assert "tracing is not possible here" in compiled.compile_disabled_reason

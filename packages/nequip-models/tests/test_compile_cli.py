@@ -17,7 +17,9 @@ import torch
 from nequip.integrations.ase import NequIPCalculator
 from nequip.model import save_model_checkpoint
 
-pytestmark = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None, reason="AOTInductor needs a C++ compiler")
+pytestmark = pytest.mark.skipif(
+    shutil.which("g++") is None and shutil.which("c++") is None, reason="AOTInductor needs a C++ compiler"
+)
 
 
 def test_nequip_compile_aotinductor_end_to_end(tmp_path, cuau_model, cuau_atoms):

@@ -28,7 +28,9 @@ REALLOC_FAULTS = textwrap.dedent(
 
 
 def _run(body: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", REALLOC_FAULTS + textwrap.dedent(body)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", REALLOC_FAULTS + textwrap.dedent(body)], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.split()
 

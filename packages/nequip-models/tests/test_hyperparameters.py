@@ -20,24 +20,39 @@ from nequip.nn.testkit import random_bulk, random_cluster
         ({"r_max": 0.0}, r"r_max must be a finite number > 0, got 0.0"),
         ({"r_max": -2}, r"r_max must be a finite number > 0, got -2"),
         ({"readout_mlp_nonlinearity": "relu6"}, r"readout_mlp_nonlinearity='relu6' is not allowed; allowed are"),
-        ({"per_type_energy_shifts": {"H": 1.0}}, r"per_type_energy_shifts must have exactly one entry.*missing \['O'\]"),
+        (
+            {"per_type_energy_shifts": {"H": 1.0}},
+            r"per_type_energy_shifts must have exactly one entry.*missing \['O'\]",
+        ),
         ({"per_type_energy_scales": {"H": 1.0, "O": 1.0, "C": 2.0}}, r"per_type_energy_scales.*unknown \['C'\]"),
-        ({"per_type_energy_scales": [1.0, 2.0]}, r"per_type_energy_scales must be a number or a dict.*lists are not accepted"),
+        (
+            {"per_type_energy_scales": [1.0, 2.0]},
+            r"per_type_energy_scales must be a number or a dict.*lists are not accepted",
+        ),
         ({"avg_num_neighbors": {"H": 3.0, "X": 3.0}}, r"avg_num_neighbors.*missing \['O'\], unknown \['X'\]"),
         ({"avg_num_neighbors": None}, r"avg_num_neighbors is required"),
         ({"avg_num_neighbors": -1.0}, r"avg_num_neighbors must be > 0"),
-        ({"per_type_energy_shifts": {"H": 1.0, "O": math.nan}}, r"per_type_energy_shifts\['O'\] = nan is not a finite number.*is 'O' absent"),
+        (
+            {"per_type_energy_shifts": {"H": 1.0, "O": math.nan}},
+            r"per_type_energy_shifts\['O'\] = nan is not a finite number.*is 'O' absent",
+        ),
         ({"per_type_energy_scales": {"H": math.inf, "O": 1.0}}, r"per_type_energy_scales\['H'\] = inf"),
         ({"avg_num_neighbors": {"H": 3.0, "O": math.nan}}, r"avg_num_neighbors\['O'\] = nan"),
         ({"per_type_energy_shifts": math.nan}, r"per_type_energy_shifts = nan"),
         ({"parity": "yes"}, r"parity must be true or false"),
         ({"polynomial_cutoff_p": 1}, r"polynomial_cutoff_p must be a number >= 2"),
         ({"radial_mlp_depth": -1}, r"radial_mlp_depth must be an integer >= 0"),
-        ({"per_type_energy_scales": None, "per_type_energy_scales_trainable": True}, r"per_type_energy_scales_trainable=True needs initial"),
+        (
+            {"per_type_energy_scales": None, "per_type_energy_scales_trainable": True},
+            r"per_type_energy_scales_trainable=True needs initial",
+        ),
         ({"per_edge_type_cutoff": {"H": 4.0}}, r"per_edge_type_cutoff values must be in \(0, r_max=3.0\]"),
         ({"pair_potential": "ZBL"}, r"pair_potential must be a config dict with _target_"),
         ({"pair_potential": {"units": "metal"}}, r"pair_potential config needs a _target_"),
-        ({"pair_potential": {"_target_": "torch.nn.Linear", "in_features": 1, "out_features": 1}}, r"cannot build 'torch.nn.Linear'"),
+        (
+            {"pair_potential": {"_target_": "torch.nn.Linear", "in_features": 1, "out_features": 1}},
+            r"cannot build 'torch.nn.Linear'",
+        ),
     ],
 )
 def test_bad_hyperparameters_are_clear_errors(tiny_kwargs, change, match):
@@ -52,7 +67,9 @@ def test_pair_potential_target_must_build_a_graph_module(tiny_kwargs):
 
 
 def test_one_value_equals_a_dict_of_that_value(tiny_kwargs):
-    single = NequIPGNNModel(**{**tiny_kwargs, "per_type_energy_scales": 1.7, "per_type_energy_shifts": -2.5, "avg_num_neighbors": 3.5})
+    single = NequIPGNNModel(
+        **{**tiny_kwargs, "per_type_energy_scales": 1.7, "per_type_energy_shifts": -2.5, "avg_num_neighbors": 3.5}
+    )
     as_dict = NequIPGNNModel(
         **{
             **tiny_kwargs,

@@ -30,7 +30,9 @@ def _fit(model, frames):
     model.train()
     for _ in range(FIT_STEPS):
         out = model(dict(batch))
-        loss = ((out[keys.TOTAL_ENERGY_KEY] - energy) / 32).square().mean() + (out[keys.FORCE_KEY] - forces).square().mean()
+        loss = ((out[keys.TOTAL_ENERGY_KEY] - energy) / 32).square().mean() + (
+            out[keys.FORCE_KEY] - forces
+        ).square().mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -96,7 +96,15 @@ def test_physics_kit_passes(name):
 
 
 def test_energy_only_model_passes_the_energy_checks():
-    config = dict(l_max=1, parity=False, num_features=4, avg_num_neighbors={"H": 3.0, "O": 2.0}, scales=1.2, shifts={"H": -1.5, "O": -4.0}, dtype="float64")
+    config = dict(
+        l_max=1,
+        parity=False,
+        num_features=4,
+        avg_num_neighbors={"H": 3.0, "O": 2.0},
+        scales=1.2,
+        shifts={"H": -1.5, "O": -4.0},
+        dtype="float64",
+    )
     model = _build(NequIPGNNEnergyModel, config)
     cluster, bulk = random_cluster(TYPES, R_MAX, num_atoms=5), random_bulk(TYPES, R_MAX, num_atoms=3)
     for frame in (cluster, bulk):
@@ -109,7 +117,10 @@ def test_energy_only_model_passes_the_energy_checks():
     # the same weights as the force model: identical energies
     forces_model = _build(NequIPGNNModel, config)
     torch.testing.assert_close(
-        evaluate(model, bulk)[keys.TOTAL_ENERGY_KEY], evaluate(forces_model, bulk)[keys.TOTAL_ENERGY_KEY], rtol=1e-12, atol=1e-12
+        evaluate(model, bulk)[keys.TOTAL_ENERGY_KEY],
+        evaluate(forces_model, bulk)[keys.TOTAL_ENERGY_KEY],
+        rtol=1e-12,
+        atol=1e-12,
     )
 
 
@@ -121,9 +132,17 @@ def test_dissociation(dtype):
     shifts = {"H": -1.25, "O": -4.5}
     model = _build(
         NequIPGNNModel,
-        dict(l_max=1, parity=True, num_features=4, avg_num_neighbors=3.0, scales={"H": 0.8, "O": 1.6}, shifts=shifts, dtype=dtype),
+        dict(
+            l_max=1,
+            parity=True,
+            num_features=4,
+            avg_num_neighbors=3.0,
+            scales={"H": 0.8, "O": 1.6},
+            shifts=shifts,
+            dtype=dtype,
+        ),
     )
-    for t, name in enumerate(TYPES):
+    for name in TYPES:
         atom = frame_from_ase(ase.Atoms(name, positions=[[0.3, -0.2, 1.0]]), TYPES, R_MAX)
         out = evaluate(model, atom)
         assert out[keys.PER_ATOM_ENERGY_KEY].item() == shifts[name]  # exactly
@@ -138,9 +157,13 @@ def test_dissociation(dtype):
     together = frame_from_ase(water + far, TYPES, R_MAX)
     out_a, out_b, out_ab = evaluate(model, a), evaluate(model, b), evaluate(model, together)
     tol = dict(rtol=1e-12, atol=1e-12) if dtype == "float64" else dict(rtol=1e-6, atol=1e-6)
-    torch.testing.assert_close(out_ab[keys.TOTAL_ENERGY_KEY], out_a[keys.TOTAL_ENERGY_KEY] + out_b[keys.TOTAL_ENERGY_KEY], **tol)
+    torch.testing.assert_close(
+        out_ab[keys.TOTAL_ENERGY_KEY], out_a[keys.TOTAL_ENERGY_KEY] + out_b[keys.TOTAL_ENERGY_KEY], **tol
+    )
     torch.testing.assert_close(out_ab[keys.FORCE_KEY], torch.cat([out_a[keys.FORCE_KEY], out_b[keys.FORCE_KEY]]), **tol)
     # and the interaction is not trivially zero
     assert abs(out_a[keys.TOTAL_ENERGY_KEY].item() - (2 * shifts["H"] + shifts["O"])) > 1e-3
     batched = AtomicDataDict.batched_from_list([a, b])
-    torch.testing.assert_close(evaluate(model, batched)[keys.TOTAL_ENERGY_KEY].sum(), out_ab[keys.TOTAL_ENERGY_KEY].sum(), **tol)
+    torch.testing.assert_close(
+        evaluate(model, batched)[keys.TOTAL_ENERGY_KEY].sum(), out_ab[keys.TOTAL_ENERGY_KEY].sum(), **tol
+    )

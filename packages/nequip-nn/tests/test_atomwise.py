@@ -2,9 +2,10 @@
 
 import doctest
 
-import nequip.nn.scale_shift as scale_shift_module
 import pytest
 import torch
+
+import nequip.nn.scale_shift as scale_shift_module
 from nequip.data import keys
 from nequip.nn.atomwise import AtomwiseLinear, AtomwiseReduce
 from nequip.nn.scale_shift import PerTypeScaleShift

@@ -3,11 +3,12 @@
 import doctest
 import math
 
-import nequip.nn.node_embedding as node_embedding
-import nequip.nn.radial as radial
 import pytest
 import torch
 from e3nn import o3
+
+import nequip.nn.node_embedding as node_embedding
+import nequip.nn.radial as radial
 from nequip.data import keys
 from nequip.nn.node_embedding import NodeTypeEmbed, OneHotAtomEncoding
 from nequip.nn.radial import (

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from ase.calculators.lj import LennardJones
+
 from nequip.data import AtomicDataDict, keys
 from nequip.nn.atomwise import AtomwiseReduce
 from nequip.nn.force_stress import ForceStressOutput

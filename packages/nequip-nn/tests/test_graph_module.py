@@ -3,9 +3,10 @@
 import doctest
 from pathlib import Path
 
-import nequip.nn.graph_module as graph_module
 import pytest
 import torch
+
+import nequip.nn.graph_module as graph_module
 from nequip.data import keys
 from nequip.nn.graph_module import GraphModel, GraphModuleMixin, SequentialGraphNetwork
 
@@ -124,7 +125,7 @@ def test_graph_model_metadata_contributions_and_edge_cutoffs():
     seq = SequentialGraphNetwork([Contributes(keys.FORCE_KEY, "1o"), Contributes(keys.STRESS_KEY, "1o")])
     model = GraphModel(seq, type_names=["H"], r_max=1.0, model_dtype="float32")
     with pytest.raises(ValueError, match="'extra' is contributed by both"):
-        model.metadata
+        _ = model.metadata
     one = SequentialGraphNetwork([Contributes(keys.FORCE_KEY, "1o")])
     cut = {"H": {"H": 1.0, "O": 0.5}, "O": {"H": 0.5, "O": 0.75}}
     model = GraphModel(one, type_names=["H", "O"], r_max=1.0, model_dtype="float32", per_edge_type_cutoff=cut)

@@ -3,6 +3,7 @@
 import pytest
 import torch
 from e3nn import o3
+
 from nequip.nn.kernels import (
     HAS_TORCH_SCATTER,
     ReferenceTensorProductScatter,
@@ -66,7 +67,8 @@ def test_instructions_follow_upstream_layout():
 
 @pytest.mark.parametrize("irreps_in,l_max", IRREPS)
 @pytest.mark.parametrize(
-    "chunk,recompute,for_graph_compiler", [(1024, False, False), (7, False, False), (7, True, False), (1024, False, True)]
+    "chunk,recompute,for_graph_compiler",
+    [(1024, False, False), (7, False, False), (7, True, False), (1024, False, True)],
 )
 def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute, for_graph_compiler):
     sh_irreps, x, sh, center, neighbor = _inputs(irreps_in, l_max)

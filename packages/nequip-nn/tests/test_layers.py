@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from nequip.data import keys
 from nequip.nn.convnet import ConvNetLayer, tp_path_exists
 from nequip.nn.graph_module import SequentialGraphNetwork

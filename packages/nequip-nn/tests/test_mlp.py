@@ -2,9 +2,10 @@
 
 import doctest
 
-import nequip.nn.mlp as mlp_module
 import pytest
 import torch
+
+import nequip.nn.mlp as mlp_module
 from nequip.data import keys
 from nequip.nn.mlp import NONLINEARITIES, ScalarMLP, ScalarMLPFunction, nonlinearity_module
 

@@ -4,6 +4,7 @@ import functools
 
 import pytest
 import torch
+
 from nequip.data import AtomicDataDict, keys
 from nequip.nn.kernels import scatter_sum
 from nequip.nn.testkit import (

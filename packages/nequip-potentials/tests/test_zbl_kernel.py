@@ -23,7 +23,14 @@ def _reference(units: str):
     def column(name, dtype):
         return torch.tensor([dtype(row[name]) for row in rows], dtype=torch.float64)
 
-    return rows, column("r", float), column("z_i", int), column("z_j", int), column("energy", float), column("force", float)
+    return (
+        rows,
+        column("r", float),
+        column("z_i", int),
+        column("z_j", int),
+        column("energy", float),
+        column("force", float),
+    )
 
 
 def _energy_and_force(r, z_i, z_j, units):
@@ -86,7 +93,9 @@ def test_float32_follows_r():
     r = torch.tensor([0.5, 1.0], dtype=torch.float32)
     e = zbl_pair_energy(r, torch.tensor([29, 29]), torch.tensor([79, 79]))
     assert e.dtype == torch.float32
-    torch.testing.assert_close(e.double(), zbl_pair_energy(r.double(), torch.tensor([29, 29]), torch.tensor([79, 79])), rtol=1e-6, atol=0.0)
+    torch.testing.assert_close(
+        e.double(), zbl_pair_energy(r.double(), torch.tensor([29, 29]), torch.tensor([79, 79])), rtol=1e-6, atol=0.0
+    )
 
 
 def test_unknown_units():

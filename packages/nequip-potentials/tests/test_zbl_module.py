@@ -60,7 +60,9 @@ def test_dimer_energy_is_kernel_times_envelope(a, b, units):
     for r in (0.3, 1.1, 2.5, 3.9):
         out = zbl(_dimer(a, b, r, r_max))
         r_t = torch.tensor([r], dtype=torch.float64)
-        expected = zbl_pair_energy(r_t, torch.tensor([Z[a]]), torch.tensor([Z[b]]), units) * PolynomialCutoff(6.0)(r_t / r_max)
+        expected = zbl_pair_energy(r_t, torch.tensor([Z[a]]), torch.tensor([Z[b]]), units) * PolynomialCutoff(6.0)(
+            r_t / r_max
+        )
         atomic = out[keys.PER_ATOM_ENERGY_KEY]
         assert atomic.shape == (2, 1) and atomic.dtype == torch.float64
         # half of the pair energy on each atom, whatever the species
@@ -115,7 +117,9 @@ def test_smoothly_zero_at_r_max():
     for r in (r_max, r_max + 0.3):
         assert e_f_k(r) == (0.0, 0.0, 0.0)
     # compared with the bare pair energy at r_max - 0.01 Å, the envelope is small
-    bare = zbl_pair_energy(torch.tensor([r_max - 1e-2], dtype=torch.float64), torch.tensor([29]), torch.tensor([79])).item()
+    bare = zbl_pair_energy(
+        torch.tensor([r_max - 1e-2], dtype=torch.float64), torch.tensor([29]), torch.tensor([79])
+    ).item()
     assert 0 < far[0][0] < 1e-4 * bare
 
 

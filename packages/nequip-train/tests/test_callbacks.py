@@ -5,7 +5,6 @@ import os
 import ase.io
 import lightning
 import pytest
-import torch
 
 from nequip.data import keys
 from nequip.train import EMALightningModule
@@ -16,13 +15,26 @@ METRICS = {"_target_": "nequip.train.EnergyForceMetrics"}
 
 
 def _module(config):
-    return EMALightningModule(model=config, optimizer={"_target_": "torch.optim.Adam", "lr": 0.01}, loss=LOSS, val_metrics=METRICS, test_metrics=METRICS)
+    return EMALightningModule(
+        model=config,
+        optimizer={"_target_": "torch.optim.Adam", "lr": 0.01},
+        loss=LOSS,
+        val_metrics=METRICS,
+        test_metrics=METRICS,
+    )
 
 
 def _trainer(tmp_path, callbacks, epochs=1):
     return lightning.Trainer(
-        accelerator="cpu", max_epochs=epochs, inference_mode=False, logger=False, enable_progress_bar=False,
-        enable_model_summary=False, enable_checkpointing=False, callbacks=callbacks, default_root_dir=str(tmp_path),
+        accelerator="cpu",
+        max_epochs=epochs,
+        inference_mode=False,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        callbacks=callbacks,
+        default_root_dir=str(tmp_path),
     )
 
 
@@ -39,7 +51,9 @@ def test_loss_coefficient_schedule(tmp_path, tiny_model_config, tiny_datamodule)
     assert seen[0]["forces_mse"] == pytest.approx(0.5)
     assert seen[1]["forces_mse"] == pytest.approx(0.75)
     with pytest.raises(ValueError, match="not loss terms"):
-        _trainer(tmp_path, [LossCoefficientScheduler({0: {"energy_mse": 1.0}})]).fit(_module(tiny_model_config()), datamodule=tiny_datamodule())
+        _trainer(tmp_path, [LossCoefficientScheduler({0: {"energy_mse": 1.0}})]).fit(
+            _module(tiny_model_config()), datamodule=tiny_datamodule()
+        )
 
 
 def test_xyz_writer_and_parity_plot(tmp_path, tiny_model_config, tiny_datamodule):

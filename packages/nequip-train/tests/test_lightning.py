@@ -16,7 +16,9 @@ ADAM = {"_target_": "torch.optim.Adam", "lr": 0.01}
 
 
 def _module(model_config, cls=EMALightningModule, **kwargs):
-    args = dict(model=model_config, optimizer=ADAM, loss=LOSS, val_metrics=METRICS, test_metrics=METRICS, train_metrics=METRICS)
+    args = dict(
+        model=model_config, optimizer=ADAM, loss=LOSS, val_metrics=METRICS, test_metrics=METRICS, train_metrics=METRICS
+    )
     args.update(kwargs)
     return cls(**args)
 
@@ -32,7 +34,10 @@ def test_missing_sections_and_bad_scheduler(tiny_model_config):
     with pytest.raises(ValueError, match="loss"):
         NequIPLightningModule(model=tiny_model_config(), optimizer=ADAM)
     with pytest.raises(ValueError, match="unknown keys"):
-        _module(tiny_model_config(), lr_scheduler={"scheduler": {"_target_": "torch.optim.lr_scheduler.StepLR", "step_size": 1}, "bogus": 1})
+        _module(
+            tiny_model_config(),
+            lr_scheduler={"scheduler": {"_target_": "torch.optim.lr_scheduler.StepLR", "step_size": 1}, "bogus": 1},
+        )
     with pytest.raises(ValueError, match="ema_decay"):
         _module(tiny_model_config(), ema_decay=1.5)
 
@@ -65,7 +70,9 @@ def _trainer(tmp_path, epochs=1, **kwargs):
         enable_progress_bar=False,
         enable_model_summary=False,
         plugins=[AtomicCheckpointIO()],
-        callbacks=[ModelCheckpoint(dirpath=str(tmp_path), filename="best", monitor="val0_epoch/weighted_sum", save_last=True)],
+        callbacks=[
+            ModelCheckpoint(dirpath=str(tmp_path), filename="best", monitor="val0_epoch/weighted_sum", save_last=True)
+        ],
         **kwargs,
     )
 
@@ -83,7 +90,13 @@ def test_training_logs_upstream_names_and_checkpoints_load(tmp_path, tiny_model_
     datamodule = tiny_datamodule()
     trainer.fit(module, datamodule=datamodule)
     logged = trainer.callback_metrics
-    for name in ("val0_epoch/weighted_sum", "val0_epoch/forces_mae", "train_loss_epoch/weighted_sum", "train_loss_epoch/forces_mse", "train_metric_epoch/per_atom_energy_mae"):
+    for name in (
+        "val0_epoch/weighted_sum",
+        "val0_epoch/forces_mae",
+        "train_loss_epoch/weighted_sum",
+        "train_loss_epoch/forces_mse",
+        "train_metric_epoch/per_atom_energy_mae",
+    ):
         assert name in logged, sorted(logged)
     assert any(not torch.equal(a, b) for a, b in zip(before, module.model.parameters()))
     # EMA differs from the trained weights, and checkpoints give the EMA model
@@ -98,7 +111,13 @@ def test_training_logs_upstream_names_and_checkpoints_load(tmp_path, tiny_model_
         torch.testing.assert_close(p, q, msg=name)
     # test with the EMA model equals the loaded model's predictions
     datamodule.setup("test")
-    batch = next(iter(datamodule.test_dataloader()[0] if isinstance(datamodule.test_dataloader(), list) else datamodule.test_dataloader()))
+    batch = next(
+        iter(
+            datamodule.test_dataloader()[0]
+            if isinstance(datamodule.test_dataloader(), list)
+            else datamodule.test_dataloader()
+        )
+    )
     expected = module.ema_model(dict(batch))
     got = last(dict(batch))
     torch.testing.assert_close(got["total_energy"], expected["total_energy"])
@@ -110,7 +129,9 @@ def test_epoch_validation_metrics_do_not_depend_on_batch_size(tmp_path, tiny_mod
         module = _module(tiny_model_config(), cls=NequIPLightningModule)
         datamodule = tiny_datamodule(num_frames=8, val=5)
         datamodule.val_dataloader_config["batch_size"] = batch_size
-        trainer = lightning.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, inference_mode=False, enable_model_summary=False)
+        trainer = lightning.Trainer(
+            accelerator="cpu", logger=False, enable_progress_bar=False, inference_mode=False, enable_model_summary=False
+        )
         values.append(trainer.validate(module, datamodule=datamodule, verbose=False)[0])
     assert values[0].keys() == values[1].keys()
     for name in values[0]:

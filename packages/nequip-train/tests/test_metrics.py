@@ -80,7 +80,9 @@ def test_forces_mae_epoch_value_is_mean_over_all_components():
     manager = EnergyForceMetrics()
     for p, t in zip(preds, frames):
         manager(p, t)
-    expected = torch.cat([(p[keys.FORCE_KEY] - t[keys.FORCE_KEY]).abs().flatten() for p, t in zip(preds, frames)]).mean()
+    expected = torch.cat(
+        [(p[keys.FORCE_KEY] - t[keys.FORCE_KEY]).abs().flatten() for p, t in zip(preds, frames)]
+    ).mean()
     assert float(manager.compute()["forces_mae"]) == pytest.approx(float(expected))
 
 
@@ -103,7 +105,9 @@ def test_upstream_metric_names():
     names = EnergyForceStressMetrics().names
     for expected in ("total_energy_rmse", "per_atom_energy_mae", "forces_maxabserr", "stress_mae"):
         assert expected in names
-    assert set(EnergyOnlyMetrics().names) == {f"{q}_{e}" for q in ("total_energy", "per_atom_energy") for e in ("rmse", "mae", "maxabserr")}
+    assert set(EnergyOnlyMetrics().names) == {
+        f"{q}_{e}" for q in ("total_energy", "per_atom_energy") for e in ("rmse", "mae", "maxabserr")
+    }
 
 
 def test_per_type_metrics_and_nan_targets():
@@ -139,7 +143,13 @@ def test_per_atom_energy_modifier_entry():
         ({"metrics": [{"field": "forces"}]}, "needs a 'metric'"),
         ({"metrics": [{"field": "forces", "metric": MeanAbsoluteError(), "bogus": 1}]}, "unknown keys"),
         ({"metrics": [{"field": "forces", "metric": MeanAbsoluteError(), "name": "weighted_sum"}]}, "reserved"),
-        ({"metrics": [{"field": "total_energy", "metric": MeanAbsoluteError(), "per_type": True}], "type_names": ["H"]}, "node field"),
+        (
+            {
+                "metrics": [{"field": "total_energy", "metric": MeanAbsoluteError(), "per_type": True}],
+                "type_names": ["H"],
+            },
+            "node field",
+        ),
         ({"metrics": [{"field": "forces", "metric": MeanAbsoluteError(), "coeff": -1.0}]}, "non-negative"),
     ],
 )

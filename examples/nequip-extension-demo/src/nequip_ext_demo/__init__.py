@@ -2,30 +2,23 @@
 
 :func:`ScalarGNNModel` follows the model-builder contract of ``nequip.model`` without
 depending on it: called with ``seed``, ``model_dtype`` and ``type_names``, it draws its
-weights from a generator seeded with ``seed`` (restoring the caller's random state), builds
-in ``model_dtype``, returns a :class:`~nequip.nn.graph_module.GraphModel` and records its
-config as plain data with a ``_target_`` (``model.model_config``), so that checkpoints
-rebuild it.
+weights from torch's generator seeded with ``seed`` (:func:`nequip.nn.build_scope.seeded_rng`
+restores the caller's random state), builds in ``model_dtype``, returns a
+:class:`~nequip.nn.graph_module.GraphModel` and records its config as plain data with a
+``_target_`` (``model.model_config``), so that checkpoints rebuild it. The network is
+nequip-nn's NequIP assembly (:func:`nequip.nn.nequip_network.nequip_energy_network`)
+restricted to scalars: ``l_max = 0`` edge harmonics and ``0e`` features in every layer.
 """
 
-from typing import Mapping, Optional, Sequence, Union
+from typing import Mapping, Sequence, Union
 
-import torch
-
-from nequip.data import keys
-from nequip.nn.atomwise import AtomwiseReduce
-from nequip.nn.convnet import ConvNetLayer
+from nequip.nn.build_scope import check_model_dtype, default_dtype, seeded_rng
 from nequip.nn.force_stress import ForceStressOutput
-from nequip.nn.graph_module import GraphModel, SequentialGraphNetwork
-from nequip.nn.mlp import ScalarMLP
-from nequip.nn.node_embedding import NodeTypeEmbed
-from nequip.nn.radial import BesselEdgeLengthEncoding, EdgeLengthNormalizer, PolynomialCutoff
-from nequip.nn.scale_shift import PerTypeScaleShift
-from nequip.nn.spherical_harmonics import SphericalHarmonicEdgeAttrs
+from nequip.nn.graph_module import GraphModel
+from nequip.nn.nequip_network import nequip_energy_network
 
 __all__ = ["ScalarGNNModel"]
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 PerType = Union[float, Mapping[str, float], None]
 
 
@@ -63,8 +56,7 @@ def ScalarGNNModel(
     Raises:
         ValueError: for an unknown ``model_dtype`` or ``compile_mode``, or ``num_layers < 1``.
     """
-    if model_dtype not in _DTYPES:
-        raise ValueError(f"model_dtype={model_dtype!r} is not allowed; allowed are {list(_DTYPES)}")
+    dtype = check_model_dtype(model_dtype)
     if compile_mode != "eager":
         raise ValueError(f"compile_mode={compile_mode!r} is not supported by ScalarGNNModel; allowed is 'eager'")
     if not (isinstance(num_layers, int) and num_layers >= 1):
@@ -79,50 +71,37 @@ def ScalarGNNModel(
         "num_features": num_features,
         "num_bessels": num_bessels,
         "polynomial_cutoff_p": polynomial_cutoff_p,
-        "avg_num_neighbors": avg_num_neighbors if not isinstance(avg_num_neighbors, Mapping) else dict(avg_num_neighbors),
-        "per_type_energy_scales": per_type_energy_scales if not isinstance(per_type_energy_scales, Mapping) else dict(per_type_energy_scales),
-        "per_type_energy_shifts": per_type_energy_shifts if not isinstance(per_type_energy_shifts, Mapping) else dict(per_type_energy_shifts),
+        "avg_num_neighbors": avg_num_neighbors
+        if not isinstance(avg_num_neighbors, Mapping)
+        else dict(avg_num_neighbors),
+        "per_type_energy_scales": per_type_energy_scales
+        if not isinstance(per_type_energy_scales, Mapping)
+        else dict(per_type_energy_scales),
+        "per_type_energy_shifts": per_type_energy_shifts
+        if not isinstance(per_type_energy_shifts, Mapping)
+        else dict(per_type_energy_shifts),
         "compile_mode": compile_mode,
     }
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(_DTYPES[model_dtype])
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.random.default_generator.manual_seed(seed)
-            modules = {"type_embed": NodeTypeEmbed(list(type_names), num_features)}
-            modules["spharm"] = SphericalHarmonicEdgeAttrs(0, irreps_in=modules["type_embed"].irreps_out)
-            modules["edge_norm"] = EdgeLengthNormalizer(r_max, list(type_names), None, irreps_in=modules["spharm"].irreps_out)
-            modules["bessel"] = BesselEdgeLengthEncoding(
-                r_max, num_bessels, cutoff=PolynomialCutoff(polynomial_cutoff_p), irreps_in=modules["edge_norm"].irreps_out
-            )
-            irreps = modules["bessel"].irreps_out
-            for layer in range(num_layers):
-                conv = ConvNetLayer(
-                    irreps,
-                    f"{num_features}x0e",
-                    radial_mlp_depth=1,
-                    radial_mlp_width=2 * num_features,
-                    use_sc=layer > 0,
-                    avg_num_neighbors=avg_num_neighbors,
-                    type_names=list(type_names),
-                )
-                modules[f"layer{layer}"] = conv
-                irreps = conv.irreps_out
-            modules["readout"] = ScalarMLP(1, bias=False, out_field=keys.PER_ATOM_ENERGY_KEY, irreps_in=irreps)
-            modules["scale_shift"] = PerTypeScaleShift(
-                list(type_names), scales=per_type_energy_scales, shifts=per_type_energy_shifts, irreps_in=modules["readout"].irreps_out
-            )
-            modules["total_energy"] = AtomwiseReduce(
-                keys.PER_ATOM_ENERGY_KEY, keys.TOTAL_ENERGY_KEY, irreps_in=modules["scale_shift"].irreps_out
-            )
-            model = GraphModel(
-                ForceStressOutput(SequentialGraphNetwork(modules)),
-                type_names=list(type_names),
-                r_max=r_max,
-                model_dtype=model_dtype,
-            )
-    finally:
-        torch.set_default_dtype(previous)
+    with default_dtype(dtype), seeded_rng(seed):
+        energy_model = nequip_energy_network(
+            list(type_names),
+            r_max,
+            feature_irreps_hidden=[f"{num_features}x0e"] * num_layers,
+            irreps_edge_sh=0,
+            type_embed_num_features=num_features,
+            radial_mlp_depth=[1] * num_layers,
+            radial_mlp_width=[2 * num_features] * num_layers,
+            avg_num_neighbors=avg_num_neighbors,
+            per_type_energy_scales=per_type_energy_scales,
+            per_type_energy_shifts=per_type_energy_shifts,
+            num_bessels=num_bessels,
+            polynomial_cutoff_p=polynomial_cutoff_p,
+            pair_ordered_edges=False,
+            node_attrs_per_type=False,
+        )
+        model = GraphModel(
+            ForceStressOutput(energy_model), type_names=list(type_names), r_max=r_max, model_dtype=model_dtype
+        )
     model.model_config = config
     return model
 

@@ -135,13 +135,6 @@ def to_(
     return data
 
 
-def detach_(data: Type) -> Type:
-    """Detach every tensor from the autograd graph, in place."""
-    for field, value in data.items():
-        data[field] = value.detach()
-    return data
-
-
 def with_edge_vectors_(data: Type, with_lengths: bool = True) -> Type:
     """Compute edge vectors r_ij = pos[j] - pos[i] + S_ij @ cell (and lengths), in place.
 

@@ -36,9 +36,7 @@ def _as_tensor_3x3(field: str, value) -> np.ndarray:
         return voigt_6_to_full_3x3_stress(value)
     if value.shape in ((9,), (3, 3), (1, 3, 3)):
         return value.reshape(3, 3)
-    raise ValueError(
-        f"field {field!r} has shape {value.shape}; allowed are Voigt-6 (6,), flat (9,) or (3, 3)"
-    )
+    raise ValueError(f"field {field!r} has shape {value.shape}; allowed are Voigt-6 (6,), flat (9,) or (3, 3)")
 
 
 def _to_tensor(field: str, value, n_atoms: int) -> torch.Tensor:
@@ -105,10 +103,7 @@ def from_ase(
 
     missing = include_keys - set(sources)
     if missing:
-        raise KeyError(
-            f"include_keys {sorted(missing)} are not in this ase.Atoms; "
-            f"available: {sorted(set(sources))}"
-        )
+        raise KeyError(f"include_keys {sorted(missing)} are not in this ase.Atoms; available: {sorted(set(sources))}")
 
     n_atoms = len(atoms)
     data: AtomicDataDict.Type = {

@@ -42,9 +42,7 @@ def pairs_of_frame(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, r_m
     if pbc.any():
         degenerate = [d for d in range(3) if pbc[d] and np.linalg.norm(cell[d]) == 0.0]
         if degenerate:
-            raise ValueError(
-                f"pbc is True along lattice vector(s) {degenerate} but the cell vector is zero"
-            )
+            raise ValueError(f"pbc is True along lattice vector(s) {degenerate} but the cell vector is zero")
     else:
         cell = np.zeros((3, 3))
     # one thread: faster for small frames, and DataLoader workers already run frames in parallel

@@ -75,10 +75,14 @@ class NequIPCalculator(Calculator):
             it before the model sees them (upstream NequIP converts only the outputs).
         chemical_species_to_atom_type_map: chemical symbol -> model type name (identity by
             default, also for ``True`` as upstream accepts); only with the default transforms.
-        retain_freed_memory: on a CPU ``device``, make the process keep the memory PyTorch
-            frees instead of returning it to the OS after every step (glibc only; see
-            :mod:`nequip.model.cpu_memory`: for a thousand atoms or more, a third or more of
-            each step went into page faults on fresh buffers). Process-wide and permanent.
+        retain_freed_memory: on a CPU ``device``, call
+            :func:`nequip.model.cpu_memory.retain_freed_memory`: the process keeps the memory
+            PyTorch frees instead of returning it to the OS after every step (glibc only), so
+            large systems stop page-faulting fresh buffers in each step. This setting is
+            process-wide and permanent: the process then holds its peak memory until it exits.
+            Default ``True``, since this calculator exists to run simulations, whose every
+            step reaches the same peak; pass ``False`` in a process that must give memory
+            back (e.g. one that evaluates a large structure once, then does other work).
         **kwargs: passed to ``ase.calculators.calculator.Calculator``.
 
     Raises:
@@ -109,7 +113,9 @@ class NequIPCalculator(Calculator):
         if isinstance(model, torch.nn.Module):
             model = model.to(device)
         elif getattr(model, "device", device) != device:
-            raise ValueError(f"model was loaded on device {model.device}, but device={str(device)!r}; load it on {str(device)!r}")
+            raise ValueError(
+                f"model was loaded on device {model.device}, but device={str(device)!r}; load it on {str(device)!r}"
+            )
         for name, value in (("energy_units_to_eV", energy_units_to_eV), ("length_units_to_A", length_units_to_A)):
             if not float(value) > 0:
                 raise ValueError(f"{name} must be positive, got {value!r}")
@@ -118,10 +124,15 @@ class NequIPCalculator(Calculator):
         self.type_names: List[str] = list(model.type_names)
         if transforms is None:
             transforms = default_transforms(
-                self.type_names, model.r_max, getattr(model, "per_edge_type_cutoff", None), chemical_species_to_atom_type_map
+                self.type_names,
+                model.r_max,
+                getattr(model, "per_edge_type_cutoff", None),
+                chemical_species_to_atom_type_map,
             )
         elif chemical_species_to_atom_type_map is not None:
-            raise ValueError("give transforms or chemical_species_to_atom_type_map, not both (the map only sets up the default transforms)")
+            raise ValueError(
+                "give transforms or chemical_species_to_atom_type_map, not both (the map only sets up the default transforms)"
+            )
         if retain_freed_memory and device.type == "cpu":
             cpu_memory.retain_freed_memory()
         self.model = model
@@ -137,6 +148,7 @@ class NequIPCalculator(Calculator):
         device: Union[str, torch.device] = "cpu",
         chemical_species_to_atom_type_map: Optional[Dict[str, str]] = None,
         compile_mode: str = "eager",
+        retain_freed_memory: bool = True,
         **kwargs,
     ) -> "NequIPCalculator":
         """Calculator for the model of a checkpoint (nequip-train's ``.ckpt`` or ``save_model_checkpoint``'s file).
@@ -155,6 +167,7 @@ class NequIPCalculator(Calculator):
                 (see :class:`~nequip.model.CompileGraphModel`; the first step of each system
                 size class compiles, later steps reuse the graph for any atom and edge count);
                 ``nequip-compile`` exports ahead of time instead.
+            retain_freed_memory: see :class:`NequIPCalculator` (default ``True``).
             **kwargs: other arguments of :class:`NequIPCalculator` (units, ASE's).
         """
         from nequip.model import ModelFromCheckpoint
@@ -162,7 +175,13 @@ class NequIPCalculator(Calculator):
         model = ModelFromCheckpoint(checkpoint_path, compile_mode=compile_mode).eval()
         for param in model.parameters():
             param.requires_grad_(False)
-        return cls(model, device=device, chemical_species_to_atom_type_map=chemical_species_to_atom_type_map, **kwargs)
+        return cls(
+            model,
+            device=device,
+            chemical_species_to_atom_type_map=chemical_species_to_atom_type_map,
+            retain_freed_memory=retain_freed_memory,
+            **kwargs,
+        )
 
     @classmethod
     def from_compiled_model(
@@ -170,6 +189,7 @@ class NequIPCalculator(Calculator):
         compile_path: str,
         device: Union[str, torch.device] = "cpu",
         chemical_species_to_atom_type_map: Optional[Dict[str, str]] = None,
+        retain_freed_memory: bool = True,
         **kwargs,
     ) -> "NequIPCalculator":
         """Calculator for a model file written by ``nequip-compile`` (see :mod:`nequip.model.export`).
@@ -179,12 +199,19 @@ class NequIPCalculator(Calculator):
             device: device the model runs on (an AOTInductor file only on the device type
                 it was compiled for).
             chemical_species_to_atom_type_map: chemical symbol -> type name (identity by default).
+            retain_freed_memory: see :class:`NequIPCalculator` (default ``True``).
             **kwargs: other arguments of :class:`NequIPCalculator` (units, ASE's).
         """
         from nequip.model.export import load_exported_model
 
         model = load_exported_model(compile_path, device)
-        return cls(model, device=device, chemical_species_to_atom_type_map=chemical_species_to_atom_type_map, **kwargs)
+        return cls(
+            model,
+            device=device,
+            chemical_species_to_atom_type_map=chemical_species_to_atom_type_map,
+            retain_freed_memory=retain_freed_memory,
+            **kwargs,
+        )
 
     def atoms_to_data(self, atoms: Atoms) -> AtomicDataDict.Type:
         """The model input for ``atoms``: converted, in model length units, transformed, on the device."""
@@ -202,7 +229,9 @@ class NequIPCalculator(Calculator):
                 data = transform(data)
         return AtomicDataDict.to_(data, self.device) if self.device.type != "cpu" else data
 
-    def calculate(self, atoms: Optional[Atoms] = None, properties: Sequence[str] = ("energy",), system_changes=all_changes) -> None:
+    def calculate(
+        self, atoms: Optional[Atoms] = None, properties: Sequence[str] = ("energy",), system_changes=all_changes
+    ) -> None:
         """Evaluate the model on ``atoms`` and fill ``self.results`` (ASE units: eV, Å)."""
         Calculator.calculate(self, atoms, properties, system_changes)
         data = self.atoms_to_data(self.atoms)

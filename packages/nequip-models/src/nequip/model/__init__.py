@@ -13,7 +13,9 @@ A config's ``model:`` section names a builder and its hyperparameters::
       per_type_energy_shifts: {C: -1.2, H: -0.3, O: -2.1}
 """
 
-from .builder import COMPILE_MODES, MODEL_DTYPES, model_builder, model_from_config, override_model_compile_mode
+from nequip.nn.build_scope import MODEL_DTYPES
+
+from .builder import COMPILE_MODES, model_builder, model_from_config, override_model_compile_mode
 from .checkpoint import (
     CHECKPOINT_FORMAT_VERSION,
     CHECKPOINT_KEY,
@@ -22,11 +24,11 @@ from .checkpoint import (
     read_model_checkpoint,
     save_model_checkpoint,
 )
-from .compile import CompileGraphModel
 from .export import EXPORT_MODES, ExportedModel, export_model, load_exported_model
 from .full_model import FullNequIPGNNModel
 from .nequip_gnn import NequIPGNNEnergyModel, NequIPGNNModel
-from .presets import NEQUIP_GNN_PRESETS, PRESET_SHARED_DEFAULTS, PresetNequIPGNNModel
+from .nequip_gnn_presets import NEQUIP_GNN_PRESETS, PRESET_SHARED_DEFAULTS, PresetNequIPGNNModel
+from .torch_compile import CompileGraphModel
 
 __all__ = [
     "model_builder",

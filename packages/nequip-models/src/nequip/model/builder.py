@@ -12,7 +12,7 @@ keyword arguments that the decorator consumes:
   built with it as torch's default dtype);
 * ``compile_mode`` (``"eager"``, the default, or ``"compile"``): the wrapper of the result,
   :class:`~nequip.nn.graph_module.GraphModel` or
-  :class:`~nequip.model.compile.CompileGraphModel`.
+  :class:`~nequip.model.torch_compile.CompileGraphModel`.
 
 ``type_names`` is also required. The result is wrapped with its metadata (type names,
 ``r_max``, dtype, per-edge-type cutoffs) and carries its config as plain data with a
@@ -21,6 +21,12 @@ rebuilds it.
 
 Builders can be nested: a builder called while another is building returns the bare
 graph module (no wrapper, no reseeding), inheriting ``type_names`` from the outer call.
+
+State: "while another is building" and :func:`override_model_compile_mode` are dynamic
+scopes, kept in two ``contextvars.ContextVar`` s (per thread and per asyncio task, set
+and reset by the outermost call only). Nothing else is kept between calls. They cannot be
+explicit arguments: an inner builder is called by the outer builder's own code (written
+for upstream NequIP's API), which has no build context to pass on.
 
 Example:
     >>> from nequip.nn.atomwise import AtomwiseReduce
@@ -48,12 +54,11 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence
 
 import torch
 
-from nequip.data.config import locate, to_plain
+from nequip.data.instantiation import locate, to_plain
+from nequip.nn.build_scope import check_model_dtype, default_dtype, seeded_rng
 from nequip.nn.graph_module import GraphModel, GraphModuleMixin
 from nequip.nn.radial import per_edge_type_cutoff_dict, per_edge_type_cutoff_table
 
-#: Allowed ``model_dtype`` values.
-MODEL_DTYPES: Dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 #: Allowed ``compile_mode`` values.
 COMPILE_MODES = ("eager", "compile")
 #: Keyword arguments consumed by the decorator (not passed to the builder function).
@@ -105,7 +110,9 @@ def model_from_config(config: Mapping[str, Any]) -> torch.nn.Module:
     target_path = kwargs.pop("_target_")
     target = locate(target_path)
     if not getattr(target, "is_nequip_model_builder", False):
-        raise ValueError(f"model config _target_ {target_path!r} is not a model builder (a function decorated with model_builder)")
+        raise ValueError(
+            f"model config _target_ {target_path!r} is not a model builder (a function decorated with model_builder)"
+        )
     return target(**kwargs)
 
 
@@ -127,7 +134,12 @@ def _check_type_names(type_names: Any) -> list:
 
 
 def _public_target(func: Callable, name: str) -> str:
-    """Shortest importable dotted path to ``func`` (``nequip.model.X`` rather than ``nequip.model.mod.X``)."""
+    """Shortest importable dotted path to ``func`` (``nequip.model.X`` rather than ``nequip.model.mod.X``).
+
+    A function without a module (e.g. defined in an ``exec``'d string) records its bare name.
+    """
+    if func.__module__ is None:
+        return name
     parts = func.__module__.split(".")
     for end in range(1, len(parts) + 1):
         prefix = ".".join(parts[:end])
@@ -160,29 +172,6 @@ def _wrapper_signature(f: Callable) -> inspect.Signature:
     return signature.replace(parameters=merged)
 
 
-@contextlib.contextmanager
-def _isolated_seeded_rng(seed: int) -> Iterator[None]:
-    """Seed torch's CPU generator with ``seed`` inside; restore the caller's CPU and CUDA states after.
-
-    Only the CPU generator is seeded (models are built on CPU): ``torch.manual_seed`` would
-    also queue a seed for CUDA generators that are not initialized yet.
-    """
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.random.default_generator.manual_seed(seed)
-        yield
-
-
-@contextlib.contextmanager
-def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(previous)
-
-
 def _bound_arguments(f: Callable, args: tuple, kwargs: Dict[str, Any]) -> Dict[str, Any]:
     """Arguments of a call to ``f`` by name, defaults included (``**kwargs`` flattened)."""
     signature = inspect.signature(f)
@@ -190,7 +179,8 @@ def _bound_arguments(f: Callable, args: tuple, kwargs: Dict[str, Any]) -> Dict[s
         bound = signature.bind(*args, **kwargs)
     except TypeError as err:
         allowed = [p for p in signature.parameters if p not in ("args", "kwargs")]
-        raise ValueError(f"{f.__name__}: {err}; its arguments are {allowed + list(BUILDER_ARGUMENTS)}") from err
+        allowed += [p for p in BUILDER_ARGUMENTS if p not in allowed]
+        raise ValueError(f"{f.__name__}: {err}; its arguments are {allowed}") from err
     bound.apply_defaults()
     out: Dict[str, Any] = {}
     for name, value in bound.arguments.items():
@@ -201,7 +191,12 @@ def _bound_arguments(f: Callable, args: tuple, kwargs: Dict[str, Any]) -> Dict[s
     return out
 
 
-def model_builder(func: Optional[Callable] = None, *, wrapper_class: Optional[type] = None, compile_wrapper_class: Optional[type] = None):
+def model_builder(
+    func: Optional[Callable] = None,
+    *,
+    wrapper_class: Optional[type] = None,
+    compile_wrapper_class: Optional[type] = None,
+):
     """Make ``func`` a model builder (see the module docstring).
 
     Use as ``@model_builder`` or ``@model_builder(wrapper_class=..., compile_wrapper_class=...)``.
@@ -212,7 +207,7 @@ def model_builder(func: Optional[Callable] = None, *, wrapper_class: Optional[ty
         wrapper_class: wrapper for ``compile_mode="eager"`` (default
             :class:`~nequip.nn.graph_module.GraphModel`).
         compile_wrapper_class: wrapper for ``compile_mode="compile"`` (default
-            :class:`~nequip.model.compile.CompileGraphModel`).
+            :class:`~nequip.model.torch_compile.CompileGraphModel`).
 
     The decorated function raises ``ValueError`` for a missing or invalid ``seed``,
     ``model_dtype``, ``compile_mode`` or ``type_names``, and for unknown arguments.
@@ -249,13 +244,14 @@ def _nested_call(f: Callable, outer: Dict[str, Any], args: tuple, kwargs: Dict[s
 def _outer_call(f, wrapper, args, kwargs, wrapper_class, compile_wrapper_class):
     missing = [name for name in ("seed", "model_dtype", "type_names") if name not in kwargs]
     if missing:
-        raise ValueError(f"{f.__name__} needs the model builder arguments {missing} (seed, model_dtype and type_names are required)")
+        raise ValueError(
+            f"{f.__name__} needs the model builder arguments {missing} (seed, model_dtype and type_names are required)"
+        )
     config = {"_target_": _public_target(wrapper, f.__name__)}
     config.update({k: to_plain(v) for k, v in _bound_arguments(wrapper, args, kwargs).items()})
     seed = _check_seed(kwargs.pop("seed"))
     model_dtype = kwargs.pop("model_dtype")
-    if model_dtype not in MODEL_DTYPES:
-        raise ValueError(f"model_dtype={model_dtype!r} is not allowed; allowed are {list(MODEL_DTYPES)}")
+    dtype = check_model_dtype(model_dtype)
     compile_mode = kwargs.pop("compile_mode", "eager")
     if compile_mode not in COMPILE_MODES:
         raise ValueError(f"compile_mode={compile_mode!r} is not allowed; allowed are {list(COMPILE_MODES)}")
@@ -267,7 +263,7 @@ def _outer_call(f, wrapper, args, kwargs, wrapper_class, compile_wrapper_class):
 
     if compile_mode == "compile":
         if compile_wrapper_class is None:
-            from .compile import CompileGraphModel
+            from .torch_compile import CompileGraphModel
 
             compile_wrapper_class = CompileGraphModel
         wrap = compile_wrapper_class
@@ -276,10 +272,12 @@ def _outer_call(f, wrapper, args, kwargs, wrapper_class, compile_wrapper_class):
 
     token = _CURRENT_BUILD.set({"seed": seed, "model_dtype": model_dtype, "type_names": type_names})
     try:
-        with _default_dtype(MODEL_DTYPES[model_dtype]), _isolated_seeded_rng(seed):
+        with default_dtype(dtype), seeded_rng(seed):
             module = f(*args, **kwargs)
             if not isinstance(module, GraphModuleMixin):
-                raise ValueError(f"{f.__name__} returned a {type(module).__name__}, not a graph module (GraphModuleMixin)")
+                raise ValueError(
+                    f"{f.__name__} returned a {type(module).__name__}, not a graph module (GraphModuleMixin)"
+                )
             r_max = float(arguments["r_max"])
             cutoffs = arguments.get("per_edge_type_cutoff")
             if cutoffs is not None:

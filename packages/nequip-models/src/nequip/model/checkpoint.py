@@ -46,7 +46,7 @@ from typing import Any, Dict, Mapping, Optional
 
 import torch
 
-from nequip.data.config import locate
+from nequip.data.instantiation import locate
 from nequip.nn.graph_module import GraphModuleMixin
 
 from .builder import COMPILE_MODES, model_from_config, override_model_compile_mode
@@ -80,7 +80,9 @@ def _check_plain(value: Any, path: str) -> None:
     )
 
 
-def model_checkpoint_payload(model: torch.nn.Module, ema_state_dict: Optional[Mapping[str, torch.Tensor]] = None) -> Dict[str, Any]:
+def model_checkpoint_payload(
+    model: torch.nn.Module, ema_state_dict: Optional[Mapping[str, torch.Tensor]] = None
+) -> Dict[str, Any]:
     """The value to store under :data:`CHECKPOINT_KEY` for ``model`` (see the module docstring).
 
     Args:
@@ -182,7 +184,9 @@ def read_model_checkpoint(checkpoint_path: str) -> Dict[str, Any]:
         )
     for name in ("config", "state_dict"):
         if not isinstance(payload.get(name), dict):
-            raise ValueError(f"{checkpoint_path!r}: entry {CHECKPOINT_KEY}.{name} must be a dict, got {type(payload.get(name)).__name__}")
+            raise ValueError(
+                f"{checkpoint_path!r}: entry {CHECKPOINT_KEY}.{name} must be a dict, got {type(payload.get(name)).__name__}"
+            )
     if "_target_" not in payload["config"]:
         raise ValueError(f"{checkpoint_path!r}: the model config has no _target_")
     ema = payload.get("ema_state_dict")
@@ -195,12 +199,9 @@ def read_model_checkpoint(checkpoint_path: str) -> Dict[str, Any]:
 def ModelFromCheckpoint(checkpoint_path: str, compile_mode: str = "eager") -> torch.nn.Module:
     """Rebuild the model of a checkpoint file, with its EMA weights when it has them.
 
-    Usable in a config (e.g. to fine-tune or evaluate a trained model)::
-
-        model:
-          _target_: nequip.model.ModelFromCheckpoint
-          checkpoint_path: /path/to/best.ckpt
-          compile_mode: eager
+    For evaluation and MD (``model = ModelFromCheckpoint("best.ckpt").eval()``). It is not a
+    model builder, so a training config's ``model:`` cannot name it: continue a run with
+    ``ckpt_path`` instead.
 
     The model is built from the stored config (same architecture, dtype and type names),
     then the stored ``state_dict`` is loaded, then the EMA weights if present.
@@ -232,5 +233,7 @@ def ModelFromCheckpoint(checkpoint_path: str, compile_mode: str = "eager") -> to
             raise ValueError(f"{checkpoint_path!r}: ema_state_dict lacks parameters {missing_params[:5]}")
         result = model.load_state_dict(ema, strict=False)
         if result.unexpected_keys:
-            raise ValueError(f"{checkpoint_path!r}: ema_state_dict has names the model does not have: {result.unexpected_keys[:5]}")
+            raise ValueError(
+                f"{checkpoint_path!r}: ema_state_dict has names the model does not have: {result.unexpected_keys[:5]}"
+            )
     return model

@@ -51,7 +51,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ValueError, RuntimeError) as err:
         print(f"nequip-compile: error: {err}", file=sys.stderr)
         return 1
-    summary = {k: metadata[k] for k in ("mode", "device", "cpu_threads", "type_names", "r_max", "model_dtype", "output_fields")}
+    summary = {
+        k: metadata[k] for k in ("mode", "device", "cpu_threads", "type_names", "r_max", "model_dtype", "output_fields")
+    }
     print(f"wrote {args.output}: {json.dumps(summary)}")
     return 0
 

@@ -6,10 +6,9 @@ of its heap when more than a threshold is free there. A force call on a system o
 thousand atoms or more allocates hundreds of megabytes of such per-edge buffers (most of
 all a compiled or exported model, which keeps whole per-edge arrays instead of cache-sized
 slices), so every molecular-dynamics step page-faults them in again and the kernel zeroes
-every page. Measured for the tutorial-size model (4 layers, 32 features, float32, one
-thread) through ``torch.compile``: at 1,008 atoms 0.24 s of system time and 100k page
-faults in a 0.76 s step, at 4,000 atoms 1.69 s of 3.7 s (700k faults); with freed memory
-kept, at most 14 page faults per step and about 0.5 ms per atom at 108, 1,008 and 4,000 atoms.
+every page: for a compiled model of a thousand atoms or more, that system time is a large
+share of the step, and the time per atom grows with the system size. With freed memory
+kept, the page faults stop after the first steps (figures in ``docs/benchmarks.md``).
 
 :func:`retain_freed_memory` sets glibc's ``M_MMAP_MAX`` to 0 (large blocks come from the
 heap too) and ``M_TRIM_THRESHOLD`` to its maximum (the heap is never trimmed), through

@@ -20,10 +20,10 @@ AOTInductor packages store graphs, code and raw weights).
 The CPU kernels of an AOTInductor package are generated for a fixed number of threads
 (``cpu_threads``, by default the exporting process's ``torch.get_num_threads()``),
 recorded in the metadata; loading it in a process with another thread count warns. Export
-for the thread count of the simulations: measured for the tutorial-size model at 1,008
-atoms in a one-thread process, a package compiled for 2 threads took 2.5x the CPU time per
-step of one compiled for 1 (its kernels still start 2 threads), and inductor's
-thread-count-independent kernels (``cpp.dynamic_threads``) 2.3x.
+for the thread count of the simulations: a package compiled for more threads than the
+process runs still starts that many threads in every kernel and costs much more CPU time
+per step, and inductor's thread-count-independent kernels (``cpp.dynamic_threads``) are
+about as slow (figures in ``docs/benchmarks.md``).
 
 One exported model evaluates one frame per call (``num_atoms`` of shape (1,), as in
 molecular dynamics), with any number (>= 2) of atoms and edges, periodic or not. A model
@@ -53,7 +53,7 @@ from nequip.data.transforms import NeighborListTransform
 from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel, permute_edges_
 from nequip.nn.kernels import traced_for_graph_compiler
 
-from .compile import _no_duck_shapes, max_relative_deviation
+from .torch_compile import _no_duck_shapes, max_relative_deviation
 
 #: ``mode`` values of :func:`export_model` (and ``nequip-compile --mode``).
 EXPORT_MODES = ("aotinductor", "export")
@@ -131,9 +131,13 @@ def _export_inputs(data: AtomicDataDict.Type, device: torch.device, pair_ordered
     data = AtomicDataDict.with_batch_(dict(data))
     missing = [field for field in EXPORT_INPUT_FIELDS if field not in data]
     if missing:
-        raise ValueError(f"data lacks the fields {missing} that an exported model needs (compute the neighbor list first)")
+        raise ValueError(
+            f"data lacks the fields {missing} that an exported model needs (compute the neighbor list first)"
+        )
     if data[keys.NUM_NODES_KEY].shape[0] != 1:
-        raise ValueError(f"an exported model evaluates one frame per call, got {data[keys.NUM_NODES_KEY].shape[0]} frames")
+        raise ValueError(
+            f"an exported model evaluates one frame per call, got {data[keys.NUM_NODES_KEY].shape[0]} frames"
+        )
     if pair_ordered_edges:  # outside the exported graph, as GraphModel.prepare_inputs does
         order = edge_pair_order(data[keys.EDGE_INDEX_KEY], data[keys.EDGE_CELL_SHIFT_KEY])
         if order is not None:
@@ -186,9 +190,13 @@ def export_model(
         raise ValueError(f"model must be a GraphModel (e.g. from ModelFromCheckpoint), got a {type(model).__name__}")
     extra = sorted(set(model.model_input_fields) - set(EXPORT_INPUT_FIELDS) - {keys.PBC_KEY})
     if extra:
-        raise ValueError(f"the model reads extra input fields {extra}; export supports only {list(EXPORT_INPUT_FIELDS)}")
+        raise ValueError(
+            f"the model reads extra input fields {extra}; export supports only {list(EXPORT_INPUT_FIELDS)}"
+        )
     device = torch.device(device)
-    if cpu_threads is not None and (isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 1):
+    if cpu_threads is not None and (
+        isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 1
+    ):
         raise ValueError(f"cpu_threads must be a positive integer, got {cpu_threads!r}")
     if mode != "aotinductor" or device.type != "cpu":
         cpu_threads = None  # only AOTInductor's CPU kernels have a thread count
@@ -229,6 +237,7 @@ def export_model(
         configs["aot_inductor.metadata"] = {_METADATA_FILE: text}
         if cpu_threads is not None:
             configs["cpp.threads"] = cpu_threads
+        # torch documents AOTInductor's entry points under torch._inductor; there is no public alias
         torch._inductor.aoti_compile_and_package(program, package_path=path, inductor_configs=configs)
 
     with warnings.catch_warnings():  # checking a package made for another thread count is fine
@@ -309,9 +318,11 @@ def load_exported_model(path: str, device: Union[str, torch.device] = "cpu") -> 
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
     except (OSError, zipfile.BadZipFile) as err:
-        raise ValueError(f"path {path!r} is not a model file written by nequip-compile (not a readable .pt2 zip: {err})") from err
+        raise ValueError(
+            f"path {path!r} is not a model file written by nequip-compile (not a readable .pt2 zip: {err})"
+        ) from err
     if _is_aoti_package(names):
-        from torch._inductor import aoti_load_package
+        from torch._inductor import aoti_load_package  # documented there, no public alias
 
         runner = aoti_load_package(path)
         text = runner.get_metadata().get(_METADATA_FILE)

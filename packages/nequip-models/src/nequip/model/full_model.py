@@ -7,38 +7,26 @@ layers (``layer{i}_convnet``; no self-connection and no residual in the first, s
 isolated atom's features are exactly zero) -> per-atom energy readout
 (``per_atom_energy_readout``, no bias) -> per-type scale and shift
 (``per_type_energy_scale_shift``) -> optional pair potential (``pair_potential``) -> sum
-(``total_energy_sum``) -> forces/stress by autograd (``ForceStressOutput``).
+(``total_energy_sum``), assembled by :func:`nequip.nn.nequip_network.nequip_energy_network`
+-> forces/stress by autograd (``ForceStressOutput``). This builder checks the
+hyperparameters first, so that a bad one stops before any layer is built.
 
 An isolated atom therefore has energy exactly its per-type shift.
 """
 
 import warnings
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 from e3nn import o3
 
-from nequip.data import keys
-from nequip.nn.atomwise import AtomwiseReduce
-from nequip.nn.convnet import EQUIVARIANT_ACTIVATIONS, ConvNetLayer
+from nequip.nn.convnet import check_activations, check_nonlinearity_type
 from nequip.nn.force_stress import ForceStressOutput
-from nequip.nn.graph_module import SequentialGraphNetwork
-from nequip.nn.mlp import ScalarMLP
-from nequip.nn.node_embedding import NodeTypeEmbed
-from nequip.nn.radial import BesselEdgeLengthEncoding, EdgeLengthNormalizer, PolynomialCutoff
-from nequip.nn.scale_shift import PerTypeScaleShift
-from nequip.nn.spherical_harmonics import SphericalHarmonicEdgeAttrs
+from nequip.nn.mlp import check_nonlinearity
+from nequip.nn.nequip_network import nequip_energy_network
+from nequip.nn.per_type import check_per_type
 
 from .builder import model_builder
-from .hyperparameters import (
-    build_pair_potential,
-    check_bool,
-    check_int,
-    check_nonlinearity,
-    check_per_type,
-    check_positive_float,
-)
-
-_DEFAULT_ACTIVATIONS = {"e": "silu", "o": "tanh"}
+from .hyperparameters import build_pair_potential, check_bool, check_int, check_positive_float
 
 
 def _check_layer_lists(radial_mlp_depth, radial_mlp_width, feature_irreps_hidden) -> int:
@@ -52,7 +40,9 @@ def _check_layer_lists(radial_mlp_depth, radial_mlp_width, feature_irreps_hidden
             raise ValueError(f"{name} must be a non-empty list with one entry per convnet layer, got {value!r}")
     lengths = {name: len(value) for name, value in lists.items()}
     if len(set(lengths.values())) != 1:
-        raise ValueError(f"radial_mlp_depth, radial_mlp_width and feature_irreps_hidden must have the same length, got {lengths}")
+        raise ValueError(
+            f"radial_mlp_depth, radial_mlp_width and feature_irreps_hidden must have the same length, got {lengths}"
+        )
     for i, (depth, width) in enumerate(zip(radial_mlp_depth, radial_mlp_width)):
         check_int(depth, f"radial_mlp_depth[{i}]", 0)
         check_int(width, f"radial_mlp_width[{i}]", 1)
@@ -64,15 +54,6 @@ def _check_irreps(value: Any, argument: str) -> o3.Irreps:
         return o3.Irreps(value)
     except (ValueError, TypeError, AssertionError) as err:
         raise ValueError(f"{argument}={value!r} is not valid irreps (e.g. '32x0e+32x1o')") from err
-
-
-def _check_activations(value: Optional[Mapping[str, str]], argument: str) -> Dict[str, str]:
-    value = dict(_DEFAULT_ACTIVATIONS if value is None else value)
-    if set(value) != {"e", "o"} or any(v not in EQUIVARIANT_ACTIVATIONS for v in value.values()):
-        raise ValueError(
-            f"{argument} must be {{'e': name, 'o': name}} with names in {list(EQUIVARIANT_ACTIVATIONS)}, got {value!r}"
-        )
-    return value
 
 
 def warn_missing_scales_shifts(scales: Any, shifts: Any) -> None:
@@ -176,7 +157,7 @@ def FullNequIPGNNModel(
     bad_names = [t for t in type_names if not t.isalnum()]
     if bad_names:
         raise ValueError(f"type_names must be alphanumeric (they are space-separated in the metadata), got {bad_names}")
-    num_layers = _check_layer_lists(radial_mlp_depth, radial_mlp_width, feature_irreps_hidden)
+    _check_layer_lists(radial_mlp_depth, radial_mlp_width, feature_irreps_hidden)
     hidden = [_check_irreps(irreps, f"feature_irreps_hidden[{i}]") for i, irreps in enumerate(feature_irreps_hidden)]
     if any(ir.l != 0 for _, ir in hidden[-1]):
         raise ValueError(f"the last convnet layer must output scalars only, got feature_irreps_hidden[-1]={hidden[-1]}")
@@ -190,7 +171,11 @@ def FullNequIPGNNModel(
         check_int(readout_mlp_hidden_layers_width, "readout_mlp_hidden_layers_width", 1)
     check_nonlinearity(readout_mlp_nonlinearity, "readout_mlp_nonlinearity")
     check_int(num_bessels, "num_bessels", 1)
-    if not (isinstance(polynomial_cutoff_p, (int, float)) and not isinstance(polynomial_cutoff_p, bool) and polynomial_cutoff_p >= 2):
+    if not (
+        isinstance(polynomial_cutoff_p, (int, float))
+        and not isinstance(polynomial_cutoff_p, bool)
+        and polynomial_cutoff_p >= 2
+    ):
         raise ValueError(f"polynomial_cutoff_p must be a number >= 2, got {polynomial_cutoff_p!r}")
     for name, flag in (
         ("bessel_trainable", bessel_trainable),
@@ -201,10 +186,9 @@ def FullNequIPGNNModel(
         ("convnet_resnet", convnet_resnet),
     ):
         check_bool(flag, name)
-    if convnet_nonlinearity_type not in ("gate", "norm"):
-        raise ValueError(f"convnet_nonlinearity_type={convnet_nonlinearity_type!r} is not allowed; allowed are ['gate', 'norm']")
-    scalars = _check_activations(convnet_nonlinearity_scalars, "convnet_nonlinearity_scalars")
-    gates = _check_activations(convnet_nonlinearity_gates, "convnet_nonlinearity_gates")
+    check_nonlinearity_type(convnet_nonlinearity_type, "convnet_nonlinearity_type")
+    scalars = check_activations(convnet_nonlinearity_scalars, "convnet_nonlinearity_scalars")
+    gates = check_activations(convnet_nonlinearity_gates, "convnet_nonlinearity_gates")
     if avg_num_neighbors is None:
         raise ValueError(
             "avg_num_neighbors is required (a number or {type name: number}), e.g. "
@@ -221,66 +205,33 @@ def FullNequIPGNNModel(
             raise ValueError(f"{name}_trainable=True needs initial {name}, got None")
     warn_missing_scales_shifts(scales, shifts)
 
-    modules: Dict[str, Any] = {"type_embed": NodeTypeEmbed(type_names, type_embed_num_features)}
-    modules["spharm"] = SphericalHarmonicEdgeAttrs(irreps_edge_sh, irreps_in=modules["type_embed"].irreps_out)
-    modules["edge_norm"] = EdgeLengthNormalizer(r_max, type_names, per_edge_type_cutoff, irreps_in=modules["spharm"].irreps_out)
-    modules["bessel_encode"] = BesselEdgeLengthEncoding(
-        r_max,
-        num_bessels=num_bessels,
-        trainable=bessel_trainable,
-        cutoff=PolynomialCutoff(polynomial_cutoff_p),
-        irreps_in=modules["edge_norm"].irreps_out,
-    )
-    irreps = modules["bessel_encode"].irreps_out
-    for layer in range(num_layers):
-        convnet = ConvNetLayer(
-            irreps,
-            hidden[layer],
-            radial_mlp_depth=radial_mlp_depth[layer],
-            radial_mlp_width=radial_mlp_width[layer],
-            # no self-connection/residual in the first layer: isolated atoms get zero features
-            use_sc=convnet_sc and layer > 0,
-            avg_num_neighbors=avg_num_neighbors,
-            type_names=type_names,
-            resnet=convnet_resnet and layer > 0,
-            nonlinearity_type=convnet_nonlinearity_type,
-            nonlinearity_scalars=scalars,
-            nonlinearity_gates=gates,
-            # radial MLPs once per pair of edges i->j, j->i (same length and, if symmetric, cutoff)
-            pair_ordered_edges=modules["edge_norm"].symmetric,
-            # node_attrs come from the type embedding: self-connection computed per type
-            node_attrs_per_type=True,
-        )
-        modules[f"layer{layer}_convnet"] = convnet
-        irreps = convnet.irreps_out
-    if readout_mlp_hidden_layers_width is None:
-        readout_mlp_hidden_layers_width = irreps[keys.NODE_FEATURES_KEY].dim
-    modules["per_atom_energy_readout"] = ScalarMLP(
-        1,
-        hidden_layers_depth=readout_mlp_hidden_layers_depth,
-        hidden_layers_width=readout_mlp_hidden_layers_width,
-        nonlinearity=readout_mlp_nonlinearity,
-        bias=False,
-        forward_weight_init=True,
-        field=keys.NODE_FEATURES_KEY,
-        out_field=keys.PER_ATOM_ENERGY_KEY,
-        irreps_in=irreps,
-    )
-    modules["per_type_energy_scale_shift"] = PerTypeScaleShift(
+    energy_model = nequip_energy_network(
         type_names,
-        field=keys.PER_ATOM_ENERGY_KEY,
-        out_field=keys.PER_ATOM_ENERGY_KEY,
-        scales=scales,
-        shifts=shifts,
-        scales_trainable=per_type_energy_scales_trainable,
-        shifts_trainable=per_type_energy_shifts_trainable,
-        irreps_in=modules["per_atom_energy_readout"].irreps_out,
-    )
-    energy_model = SequentialGraphNetwork(modules)
-    if pair_potential is not None:
-        energy_model.append("pair_potential", build_pair_potential(pair_potential, type_names, energy_model.irreps_out))
-    energy_model.append(
-        "total_energy_sum",
-        AtomwiseReduce(keys.PER_ATOM_ENERGY_KEY, keys.TOTAL_ENERGY_KEY, reduce="sum", irreps_in=energy_model.irreps_out),
+        r_max,
+        feature_irreps_hidden=hidden,
+        irreps_edge_sh=irreps_edge_sh,
+        type_embed_num_features=type_embed_num_features,
+        radial_mlp_depth=radial_mlp_depth,
+        radial_mlp_width=radial_mlp_width,
+        avg_num_neighbors=avg_num_neighbors,
+        per_type_energy_scales=scales,
+        per_type_energy_shifts=shifts,
+        per_type_energy_scales_trainable=per_type_energy_scales_trainable,
+        per_type_energy_shifts_trainable=per_type_energy_shifts_trainable,
+        per_edge_type_cutoff=per_edge_type_cutoff,
+        num_bessels=num_bessels,
+        bessel_trainable=bessel_trainable,
+        polynomial_cutoff_p=polynomial_cutoff_p,
+        readout_mlp_hidden_layers_depth=readout_mlp_hidden_layers_depth,
+        readout_mlp_hidden_layers_width=readout_mlp_hidden_layers_width,
+        readout_mlp_nonlinearity=readout_mlp_nonlinearity,
+        convnet_sc=convnet_sc,
+        convnet_resnet=convnet_resnet,
+        convnet_nonlinearity_type=convnet_nonlinearity_type,
+        convnet_nonlinearity_scalars=scalars,
+        convnet_nonlinearity_gates=gates,
+        pair_potential=None
+        if pair_potential is None
+        else lambda irreps_in: build_pair_potential(pair_potential, type_names, irreps_in),
     )
     return ForceStressOutput(energy_model, do_derivatives=do_derivatives)

@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Type, Union
 import torch
 from e3nn import o3
 from e3nn.nn import Gate, NormActivation
+
 from nequip.data import AtomicDataDict, keys
 
 from .graph_module import GraphModuleMixin
@@ -28,7 +29,10 @@ EQUIVARIANT_ACTIVATIONS: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "ssp": ShiftedSoftplus(),
     "silu": torch.nn.functional.silu,
 }
-_NONLINEARITY_TYPES = ("gate", "norm")
+#: Allowed ``nonlinearity_type`` values: e3nn's ``Gate`` or ``NormActivation``.
+NONLINEARITY_TYPES = ("gate", "norm")
+#: ``nonlinearity_scalars`` and ``nonlinearity_gates`` when not given.
+DEFAULT_ACTIVATIONS: Dict[str, str] = {"e": "silu", "o": "tanh"}
 
 
 def tp_path_exists(irreps_in1, irreps_in2, ir_out) -> bool:
@@ -37,18 +41,36 @@ def tp_path_exists(irreps_in1, irreps_in2, ir_out) -> bool:
     return any(ir_out in ir1 * ir2 for _, ir1 in o3.Irreps(irreps_in1) for _, ir2 in o3.Irreps(irreps_in2))
 
 
-def _activations(spec: Mapping[str, str], argument: str) -> Dict[int, Callable]:
+def check_nonlinearity_type(value: Any, argument: str = "nonlinearity_type") -> str:
+    """``value`` if it is in :data:`NONLINEARITY_TYPES`, else ``ValueError`` naming ``argument``."""
+    if value not in NONLINEARITY_TYPES:
+        raise ValueError(f"{argument}={value!r} is not allowed; allowed are {list(NONLINEARITY_TYPES)}")
+    return value
+
+
+def check_activations(spec: Optional[Mapping[str, str]], argument: str) -> Dict[str, str]:
+    """``{"e": name, "o": name}`` (even/odd scalars) with names from :data:`EQUIVARIANT_ACTIVATIONS`;
+    ``None`` gives :data:`DEFAULT_ACTIVATIONS`.
+
+    Raises:
+        ValueError: for other keys or names, naming ``argument`` and listing the allowed values.
+    """
+    spec = dict(DEFAULT_ACTIVATIONS if spec is None else spec)
     if set(spec) != {"e", "o"}:
         raise ValueError(f"{argument} must have exactly the keys 'e' and 'o', got {sorted(spec)}")
-    out = {}
-    for parity_name, parity in (("e", 1), ("o", -1)):
-        name = spec[parity_name]
-        if name not in EQUIVARIANT_ACTIVATIONS:
+    for parity_name in ("e", "o"):
+        if spec[parity_name] not in EQUIVARIANT_ACTIVATIONS:
             raise ValueError(
-                f"{argument}[{parity_name!r}]={name!r} is not allowed; allowed are {list(EQUIVARIANT_ACTIVATIONS)}"
+                f"{argument}[{parity_name!r}]={spec[parity_name]!r} is not allowed; "
+                f"allowed are {list(EQUIVARIANT_ACTIVATIONS)}"
             )
-        out[parity] = EQUIVARIANT_ACTIVATIONS[name]
-    return out
+    return spec
+
+
+def _activations(spec: Optional[Mapping[str, str]], argument: str) -> Dict[int, Callable]:
+    """The activation functions of :func:`check_activations`' names, by parity (1 even, -1 odd)."""
+    spec = check_activations(spec, argument)
+    return {1: EQUIVARIANT_ACTIVATIONS[spec["e"]], -1: EQUIVARIANT_ACTIVATIONS[spec["o"]]}
 
 
 class ConvNetLayer(GraphModuleMixin, torch.nn.Module):
@@ -85,12 +107,9 @@ class ConvNetLayer(GraphModuleMixin, torch.nn.Module):
         node_attrs_per_type: bool = False,
     ):
         super().__init__()
-        if nonlinearity_type not in _NONLINEARITY_TYPES:
-            raise ValueError(
-                f"nonlinearity_type={nonlinearity_type!r} is not allowed; allowed are {list(_NONLINEARITY_TYPES)}"
-            )
-        act_scalars = _activations(nonlinearity_scalars or {"e": "silu", "o": "tanh"}, "nonlinearity_scalars")
-        act_gates = _activations(nonlinearity_gates or {"e": "silu", "o": "tanh"}, "nonlinearity_gates")
+        check_nonlinearity_type(nonlinearity_type)
+        act_scalars = _activations(nonlinearity_scalars, "nonlinearity_scalars")
+        act_gates = _activations(nonlinearity_gates, "nonlinearity_gates")
         self._init_irreps(irreps_in=irreps_in, required_irreps_in=[keys.NODE_FEATURES_KEY, keys.EDGE_ATTRS_KEY])
         hidden = o3.Irreps(feature_irreps_hidden)
         feature_in = self.irreps_in[keys.NODE_FEATURES_KEY]

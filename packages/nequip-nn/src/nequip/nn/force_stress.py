@@ -17,6 +17,7 @@ NaN handling; its virial is still computed. All outputs are float64.
 from typing import Any, Mapping, Optional
 
 import torch
+
 from nequip.data import AtomicDataDict, keys
 
 from .graph_module import GraphModuleMixin

@@ -35,9 +35,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from e3nn import o3
+
 from nequip.data import AtomicDataDict, keys
 from nequip.data.fields import get_field_type
 from nequip.data.neighborlist import edge_pair_order
+
+from .build_scope import MODEL_DTYPES
 
 IrrepsDict = Dict[str, Optional[o3.Irreps]]
 
@@ -68,8 +71,6 @@ FLOAT64_OUTPUT_FIELDS = (
     keys.STRESS_KEY,
     keys.VIRIAL_KEY,
 )
-
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def as_irreps_dict(irreps: Optional[Mapping[str, Any]], argument: str = "irreps") -> IrrepsDict:
@@ -107,8 +108,6 @@ class GraphModuleMixin:
     to declare and check the fields they use. After that, ``self.irreps_in`` and
     ``self.irreps_out`` are ``dict[str, o3.Irreps | None]``.
     """
-
-    _is_graph_module_mixin: bool = True
 
     irreps_in: IrrepsDict
     irreps_out: IrrepsDict
@@ -271,19 +270,19 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
     ):
         super().__init__()
         if isinstance(model_dtype, torch.dtype):
-            names = {v: k for k, v in _DTYPES.items()}
+            names = {v: k for k, v in MODEL_DTYPES.items()}
             if model_dtype not in names:
-                raise ValueError(f"model_dtype={model_dtype} is not allowed; allowed are {list(_DTYPES)}")
+                raise ValueError(f"model_dtype={model_dtype} is not allowed; allowed are {list(MODEL_DTYPES)}")
             model_dtype = names[model_dtype]
-        if model_dtype not in _DTYPES:
-            raise ValueError(f"model_dtype={model_dtype!r} is not allowed; allowed are {list(_DTYPES)}")
+        if model_dtype not in MODEL_DTYPES:
+            raise ValueError(f"model_dtype={model_dtype!r} is not allowed; allowed are {list(MODEL_DTYPES)}")
         type_names = [str(t) for t in type_names]
         if len(type_names) == 0:
             raise ValueError("type_names must name at least one atom type, got an empty list")
         if not float(r_max) > 0:
             raise ValueError(f"r_max must be positive, got {r_max!r}")
         for name, param in model.named_parameters():
-            if param.is_floating_point() and param.dtype not in (_DTYPES[model_dtype], torch.float64):
+            if param.is_floating_point() and param.dtype not in (MODEL_DTYPES[model_dtype], torch.float64):
                 raise ValueError(
                     f"parameter {name!r} has dtype {param.dtype}, but model_dtype={model_dtype!r}; "
                     "build the model under torch.set_default_dtype or call .to(dtype)"
@@ -304,7 +303,7 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
         self.pair_ordered_edges: bool = any(getattr(m, "pair_ordered_edges", False) for m in model.modules())
         self.type_names: List[str] = type_names
         self.r_max: float = float(r_max)
-        self.model_dtype: torch.dtype = _DTYPES[model_dtype]
+        self.model_dtype: torch.dtype = MODEL_DTYPES[model_dtype]
         self.per_edge_type_cutoff = per_edge_type_cutoff
         self._metadata: Dict[str, str] = {
             "model_dtype": model_dtype,
@@ -384,7 +383,9 @@ def permute_edges_(data: AtomicDataDict.Type, order: torch.Tensor) -> AtomicData
     return data
 
 
-def restore_edge_order_(out: AtomicDataDict.Type, data: AtomicDataDict.Type, order: torch.Tensor) -> AtomicDataDict.Type:
+def restore_edge_order_(
+    out: AtomicDataDict.Type, data: AtomicDataDict.Type, order: torch.Tensor
+) -> AtomicDataDict.Type:
     """Undo :meth:`GraphModel.prepare_inputs`' edge permutation ``order`` in the outputs ``out``, in
     place: per-edge inputs are taken back from the caller's ``data``, other per-edge fields permuted back."""
     inverse = torch.empty_like(order)

@@ -21,14 +21,16 @@ from typing import Any, Mapping, Optional, Sequence, Type, Union
 
 import torch
 from e3nn import o3
+
 from nequip.data import AtomicDataDict, keys
 
 from .graph_module import GraphModuleMixin
 from .kernels.self_connection import check_per_type_self_connection, per_type_self_connection
 from .kernels.tensor_product import TensorProductScatter
 from .mlp import ScalarMLPFunction
+from .per_type import PerTypeValue, per_type_list
 
-AvgNumNeighbors = Union[float, Mapping[str, float]]
+AvgNumNeighbors = PerTypeValue
 
 
 def avg_num_neighbors_factors(avg_num_neighbors: AvgNumNeighbors, type_names: Optional[Sequence[str]]) -> torch.Tensor:
@@ -42,30 +44,11 @@ def avg_num_neighbors_factors(avg_num_neighbors: AvgNumNeighbors, type_names: Op
         ValueError: for ``None``, a list, non-positive values, or dict keys that are not
             exactly ``type_names`` (naming the missing and extra keys).
     """
-    if isinstance(avg_num_neighbors, bool) or avg_num_neighbors is None:
-        raise ValueError(
-            f"avg_num_neighbors must be a positive number or a dict {{type name: number}}, got {avg_num_neighbors!r}"
-        )
-    if isinstance(avg_num_neighbors, (int, float)):
-        values = [float(avg_num_neighbors)]
-    elif isinstance(avg_num_neighbors, Mapping):
-        if type_names is None:
-            raise ValueError("avg_num_neighbors given per type needs type_names")
-        missing = [t for t in type_names if t not in avg_num_neighbors]
-        extra = [k for k in avg_num_neighbors if k not in type_names]
-        if missing or extra:
-            raise ValueError(
-                f"avg_num_neighbors must have exactly one entry per type name {list(type_names)}; "
-                f"missing {missing}, unknown {extra}"
-            )
-        values = [float(avg_num_neighbors[t]) for t in type_names]
-    else:
-        raise ValueError(
-            f"avg_num_neighbors must be a number or a dict {{type name: number}} (lists are not accepted), "
-            f"got {type(avg_num_neighbors).__name__} {avg_num_neighbors!r}"
-        )
-    if not all(v > 0 for v in values):
-        raise ValueError(f"avg_num_neighbors values must be positive, got {avg_num_neighbors!r}")
+    if avg_num_neighbors is None:
+        raise ValueError("avg_num_neighbors must be a positive number or a dict {type name: number}, got None")
+    if isinstance(avg_num_neighbors, Mapping) and type_names is None:
+        raise ValueError("avg_num_neighbors given per type needs type_names")
+    values = per_type_list(avg_num_neighbors, type_names or [], "avg_num_neighbors", positive=True)
     return torch.tensor([1.0 / math.sqrt(v) for v in values])
 
 

@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 import torch
 from e3nn import o3
+
 from nequip.data import AtomicDataDict, keys
 
 from .graph_module import GraphModuleMixin
@@ -38,15 +39,24 @@ NONLINEARITIES: Dict[Optional[str], Callable[[], torch.nn.Module]] = {
 }
 
 
+def check_nonlinearity(name: Any, argument: str = "nonlinearity") -> Optional[str]:
+    """``name`` if it is a key of :data:`NONLINEARITIES`.
+
+    Raises:
+        ValueError: for anything else, naming ``argument`` and listing the allowed names.
+    """
+    if not isinstance(name, (str, type(None))) or name not in NONLINEARITIES:
+        raise ValueError(f"{argument}={name!r} is not allowed; allowed are {list(NONLINEARITIES)}")
+    return name
+
+
 def nonlinearity_module(name: Optional[str], argument: str = "nonlinearity") -> torch.nn.Module:
     """Instantiate the nonlinearity called ``name`` from :data:`NONLINEARITIES`.
 
     Raises:
         ValueError: for a name not in the table, listing the allowed names.
     """
-    if name not in NONLINEARITIES:
-        raise ValueError(f"{argument}={name!r} is not allowed; allowed are {list(NONLINEARITIES)}")
-    return NONLINEARITIES[name]()
+    return NONLINEARITIES[check_nonlinearity(name, argument)]()
 
 
 class ScalarLinear(torch.nn.Module):
@@ -123,7 +133,7 @@ class ScalarMLPFunction(torch.nn.Module):
                 f"hidden_layers_width must be a positive integer when hidden_layers_depth={hidden_layers_depth}, "
                 f"got {hidden_layers_width!r}"
             )
-        nonlinearity_module(nonlinearity)  # validate the name
+        check_nonlinearity(nonlinearity)
         self.dims = [input_dim] + [hidden_layers_width] * hidden_layers_depth + [output_dim]
         has_act = NONLINEARITIES[nonlinearity] is not torch.nn.Identity
         num_layers = len(self.dims) - 1

@@ -7,6 +7,7 @@ model dtype (the dtype the module was built in, or moved to with ``.to()``).
 from typing import Any, Mapping, Optional, Sequence
 
 import torch
+
 from nequip.data import AtomicDataDict, keys
 
 from .graph_module import GraphModuleMixin

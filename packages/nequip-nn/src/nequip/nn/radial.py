@@ -18,6 +18,7 @@ import math
 from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import torch
+
 from nequip.data import AtomicDataDict, keys
 
 from .graph_module import GraphModuleMixin

@@ -6,41 +6,28 @@ exactly one value per type name. Lists are refused, as in upstream NequIP 0.19, 
 they silently depend on the order of ``type_names``.
 """
 
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
+
 from nequip.data import AtomicDataDict, keys
 from nequip.data.fields import get_field_type
 
 from .graph_module import GraphModuleMixin
+from .per_type import PerTypeValue, per_type_list
 
-ScaleOrShift = Optional[Union[float, Mapping[str, float]]]
+ScaleOrShift = Optional[PerTypeValue]
 
 
 def _per_type_values(
     value: ScaleOrShift, type_names: Sequence[str], argument: str, trainable: bool
 ) -> Optional[torch.Tensor]:
-    """(1, 1) or (num_types, 1) float64 tensor, or ``None``."""
+    """(1, 1) or (num_types, 1) float64 tensor, or ``None``; one per type when ``trainable``."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise ValueError(f"{argument} must be a number or a dict {{type name: number}}, got {value!r}")
-    if isinstance(value, (int, float)):
-        values = [float(value)] * (len(type_names) if trainable else 1)
-    elif isinstance(value, Mapping):
-        missing = [t for t in type_names if t not in value]
-        extra = [k for k in value if k not in type_names]
-        if missing or extra:
-            raise ValueError(
-                f"{argument} must have exactly one entry per type name {list(type_names)}; "
-                f"missing {missing}, unknown {extra}"
-            )
-        values = [float(value[t]) for t in type_names]
-    else:
-        raise ValueError(
-            f"{argument} must be a number or a dict {{type name: number}} (lists are not accepted: write "
-            f"e.g. {{{', '.join(repr(t) + ': ...' for t in type_names)}}}), got {type(value).__name__} {value!r}"
-        )
+    values = per_type_list(value, type_names, argument)
+    if trainable and len(values) == 1:
+        values = values * len(type_names)
     return torch.tensor(values, dtype=torch.float64).view(-1, 1)
 
 

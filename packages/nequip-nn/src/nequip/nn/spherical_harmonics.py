@@ -4,6 +4,7 @@ from typing import Any, Mapping, Optional, Union
 
 import torch
 from e3nn import o3
+
 from nequip.data import AtomicDataDict, keys
 
 from .graph_module import GraphModuleMixin

@@ -50,8 +50,7 @@ def coulomb_constant(units: str) -> float:
     """
     if units not in COULOMB_CONSTANT:
         raise ValueError(
-            f"units: got {units!r}; the ZBL potential supports the LAMMPS unit styles "
-            f"{sorted(COULOMB_CONSTANT)}"
+            f"units: got {units!r}; the ZBL potential supports the LAMMPS unit styles {sorted(COULOMB_CONSTANT)}"
         )
     return COULOMB_CONSTANT[units]
 
@@ -106,7 +105,5 @@ def zbl_pair_energy(
     k = coulomb_constant(units)
     z_i = z_i.to(r.dtype)
     z_j = z_j.to(r.dtype)
-    screening_length = ZBL_SCREENING_LENGTH / (
-        torch.pow(z_i, ZBL_Z_EXPONENT) + torch.pow(z_j, ZBL_Z_EXPONENT)
-    )
+    screening_length = ZBL_SCREENING_LENGTH / (torch.pow(z_i, ZBL_Z_EXPONENT) + torch.pow(z_j, ZBL_Z_EXPONENT))
     return (k * z_i * z_j / r) * zbl_screening(r / screening_length)

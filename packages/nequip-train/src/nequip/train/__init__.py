@@ -7,9 +7,7 @@ config resolvers and the ``nequip-train`` command line (:mod:`nequip.train.cli`)
 
 from .ema import EMALightningModule
 from .lightning import NequIPLightningModule
-from .metrics import MaximumAbsoluteError, MeanAbsoluteError, MeanSquaredError, RootMeanSquaredError
-from .metrics_manager import MetricsManager
-from .presets import (
+from .loss_metric_presets import (
     EnergyForceLoss,
     EnergyForceMetrics,
     EnergyForceStressLoss,
@@ -17,6 +15,8 @@ from .presets import (
     EnergyOnlyLoss,
     EnergyOnlyMetrics,
 )
+from .metrics import MaximumAbsoluteError, MeanAbsoluteError, MeanSquaredError, RootMeanSquaredError
+from .metrics_manager import MetricsManager
 
 __all__ = [
     "NequIPLightningModule",

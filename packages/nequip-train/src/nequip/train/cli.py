@@ -45,7 +45,9 @@ def _check_sections(config) -> List[str]:
     run = list(config.run) if not isinstance(config.run, str) else [config.run]
     unknown = [entry for entry in run if entry not in RUN_TYPES]
     if unknown or not run:
-        raise ConfigError(f"run={run}: unknown entries {unknown}; allowed are {list(RUN_TYPES)} (in the order to do them)")
+        raise ConfigError(
+            f"run={run}: unknown entries {unknown}; allowed are {list(RUN_TYPES)} (in the order to do them)"
+        )
     return run
 
 
@@ -96,12 +98,6 @@ def _check_data_fields(datamodule, module) -> None:
             )
 
 
-def _has_checkpoint_callback(trainer) -> bool:
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
-    return any(isinstance(cb, ModelCheckpoint) for cb in trainer.callbacks)
-
-
 def _build_trainer(config, output_dir: str):
     import hydra.utils
     from lightning.pytorch.callbacks import ModelCheckpoint
@@ -110,7 +106,9 @@ def _build_trainer(config, output_dir: str):
 
     trainer_config = config.trainer
     if "inference_mode" in trainer_config:
-        raise ConfigError("trainer.inference_mode must not be set: nequip-train sets it to False (forces need gradients)")
+        raise ConfigError(
+            "trainer.inference_mode must not be set: nequip-train sets it to False (forces need gradients)"
+        )
     extra: Dict[str, Any] = {"inference_mode": False}
     if "plugins" not in trainer_config:
         extra["plugins"] = [AtomicCheckpointIO()]
@@ -143,7 +141,7 @@ def run(config, output_dir: str) -> Dict[str, Any]:
     import hydra.utils
     from omegaconf import OmegaConf
 
-    from .resolvers import set_training_data_stats
+    from .resolvers import register_training_data_stats
 
     run_types = _check_sections(config)
     _apply_global_options(config)
@@ -155,13 +153,15 @@ def run(config, output_dir: str) -> Dict[str, Any]:
         stats = datamodule.get_statistics()
         if not stats:
             raise ConfigError("the config uses ${training_data_stats:...} but the data section has no `stats_manager`")
-    set_training_data_stats(stats)
+    register_training_data_stats(stats)
     _resolve_training_module(config)
     os.makedirs(output_dir, exist_ok=True)
     OmegaConf.save(config, os.path.join(output_dir, "resolved_config.yaml"), resolve=True)
 
     module = hydra.utils.instantiate(
-        config.training_module, _recursive_=False, num_datasets={k: max(1, v) for k, v in datamodule.num_datasets.items()}
+        config.training_module,
+        _recursive_=False,
+        num_datasets={k: max(1, v) for k, v in datamodule.num_datasets.items()},
     )
     module.training_data_stats = stats
     _check_data_fields(datamodule, module)
@@ -183,7 +183,11 @@ def run(config, output_dir: str) -> Dict[str, Any]:
 
 
 def run_config(
-    config_dir: str, config_name: str, overrides: Sequence[str] = (), output_dir: str = ".", merge: Optional[Dict[str, Any]] = None
+    config_dir: str,
+    config_name: str,
+    overrides: Sequence[str] = (),
+    output_dir: str = ".",
+    merge: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
     """Run a config in this process, as ``nequip-train -cp config_dir -cn config_name overrides`` would.
 

@@ -49,6 +49,8 @@ class EMALightningModule(NequIPLightningModule):
         decay = self.current_decay()
         ema_params = list(self.ema_model.parameters())
         params = [p.detach() for p in self.model.parameters()]
+        # private foreach op (as torch.optim uses): one fused update of all parameters, the same
+        # numbers as ema.lerp_(param, 1 - decay) for each; torch has no public foreach API
         torch._foreach_lerp_(ema_params, params, 1.0 - decay)
         for ema_buffer, buffer in zip(self.ema_model.buffers(), self.model.buffers()):
             ema_buffer.copy_(buffer)

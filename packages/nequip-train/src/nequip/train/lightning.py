@@ -21,7 +21,7 @@ import lightning
 import torch
 
 from nequip.data import AtomicDataDict
-from nequip.data.config import instantiate, locate, to_plain
+from nequip.data.instantiation import instantiate, locate, to_plain
 from nequip.model import CHECKPOINT_KEY, model_checkpoint_payload, model_from_config
 
 from .metrics_manager import MetricsManager
@@ -45,14 +45,18 @@ def _build_metrics(config: Any, type_names, argument: str) -> Optional[MetricsMa
     if isinstance(config, MetricsManager):
         return config
     if not isinstance(config, dict) or "_target_" not in config:
-        raise ValueError(f"{argument} must be a config with a _target_ (e.g. nequip.train.EnergyForceMetrics), got {config!r}")
+        raise ValueError(
+            f"{argument} must be a config with a _target_ (e.g. nequip.train.EnergyForceMetrics), got {config!r}"
+        )
     target = locate(config["_target_"])
     extra = {}
     if "type_names" not in config and "type_names" in inspect.signature(target).parameters:
         extra["type_names"] = type_names
     built = instantiate(config, **extra)
     if not isinstance(built, MetricsManager):
-        raise ValueError(f"{argument} must build a nequip.train.MetricsManager, {config['_target_']} gave a {type(built).__name__}")
+        raise ValueError(
+            f"{argument} must build a nequip.train.MetricsManager, {config['_target_']} gave a {type(built).__name__}"
+        )
     return built
 
 
@@ -93,7 +97,9 @@ class NequIPLightningModule(lightning.LightningModule):
         self.lr_scheduler_config = to_plain(lr_scheduler)
         if self.lr_scheduler_config is not None:
             if not isinstance(self.lr_scheduler_config, dict) or "scheduler" not in self.lr_scheduler_config:
-                raise ValueError(f"lr_scheduler must be a dict with a `scheduler` config and Lightning keys {list(_SCHEDULER_KEYS[1:])}, got {lr_scheduler!r}")
+                raise ValueError(
+                    f"lr_scheduler must be a dict with a `scheduler` config and Lightning keys {list(_SCHEDULER_KEYS[1:])}, got {lr_scheduler!r}"
+                )
             unknown = sorted(set(self.lr_scheduler_config) - set(_SCHEDULER_KEYS))
             if unknown:
                 raise ValueError(f"lr_scheduler has unknown keys {unknown}; allowed are {list(_SCHEDULER_KEYS)}")
@@ -169,7 +175,9 @@ class NequIPLightningModule(lightning.LightningModule):
             values.update(self.train_metrics.compute(prefix=f"train_metric_epoch{DELIMITER}"))
         self.log_dict(values)
 
-    def _evaluate(self, batch: AtomicDataDict.Type, managers: Optional[torch.nn.ModuleList], dataloader_idx: int) -> None:
+    def _evaluate(
+        self, batch: AtomicDataDict.Type, managers: Optional[torch.nn.ModuleList], dataloader_idx: int
+    ) -> None:
         output = self.evaluation_model()(dict(batch))
         if managers is not None:
             managers[dataloader_idx](_detached(output), batch)

@@ -105,14 +105,21 @@ class MetricsManager(torch.nn.Module):
         modifier = _as_modifier(entry["field"], index)
         metric = entry["metric"]
         if not isinstance(metric, torch.nn.Module):
-            raise ValueError(f"metrics entry {index}: metric must be a metric module (e.g. nequip.train.MeanAbsoluteError), got {metric!r}")
-        name = entry.get("name") or f"{_field_label(modifier)}_{_ABBREVIATIONS.get(type(metric).__name__, type(metric).__name__)}"
+            raise ValueError(
+                f"metrics entry {index}: metric must be a metric module (e.g. nequip.train.MeanAbsoluteError), got {metric!r}"
+            )
+        name = (
+            entry.get("name")
+            or f"{_field_label(modifier)}_{_ABBREVIATIONS.get(type(metric).__name__, type(metric).__name__)}"
+        )
         if name == WEIGHTED_SUM or name in self.names:
             raise ValueError(f"metrics entry {index}: name {name!r} is reserved or repeated; give a unique `name`")
         per_type = bool(entry.get("per_type", False))
         if per_type:
             if modifier.type != "node":
-                raise ValueError(f"metrics entry {name!r}: per_type needs a node field, {modifier} is a {modifier.type} field")
+                raise ValueError(
+                    f"metrics entry {name!r}: per_type needs a node field, {modifier} is a {modifier.type} field"
+                )
             if not self.type_names:
                 raise ValueError(f"metrics entry {name!r}: per_type needs the manager's type_names")
             module = torch.nn.ModuleList([copy.deepcopy(metric) for _ in self.type_names])
@@ -153,7 +160,9 @@ class MetricsManager(torch.nn.Module):
     @property
     def required_fields(self) -> List[str]:
         """Fields the entries read from the target data (to check a data set before training)."""
-        return sorted({field for modifier in self.modifiers.values() for field in modifier.required_fields} - {keys.NUM_NODES_KEY})
+        return sorted(
+            {field for modifier in self.modifiers.values() for field in modifier.required_fields} - {keys.NUM_NODES_KEY}
+        )
 
     # === evaluation ===
 
@@ -179,7 +188,9 @@ class MetricsManager(torch.nn.Module):
             out.append((metric, p, t))
         return out
 
-    def forward(self, preds: AtomicDataDict.Type, target: AtomicDataDict.Type, prefix: str = "", suffix: str = "") -> Dict[str, torch.Tensor]:
+    def forward(
+        self, preds: AtomicDataDict.Type, target: AtomicDataDict.Type, prefix: str = "", suffix: str = ""
+    ) -> Dict[str, torch.Tensor]:
         """Accumulate a batch and return its values ``{prefix NAME suffix: tensor}`` (and ``weighted_sum``)."""
         out: Dict[str, torch.Tensor] = {}
         values: Dict[str, torch.Tensor] = {}
@@ -201,7 +212,9 @@ class MetricsManager(torch.nn.Module):
         return out
 
     def _weighted_sum(self, values: Mapping[str, torch.Tensor]) -> Optional[torch.Tensor]:
-        terms = [self.coeffs[name] * values[name] for name in self.names if self.coeffs[name] is not None and name in values]
+        terms = [
+            self.coeffs[name] * values[name] for name in self.names if self.coeffs[name] is not None and name in values
+        ]
         if not terms:
             return None
         return torch.stack([term.to(torch.float64) for term in terms]).sum()
@@ -218,7 +231,9 @@ class MetricsManager(torch.nn.Module):
                     out[f"{prefix}{name}_{type_name}{suffix}"] = value
                     if not torch.isnan(value):
                         per_type.append(value)
-                values[name] = torch.stack(per_type).mean() if per_type else torch.tensor(float("nan"), dtype=torch.float64)
+                values[name] = (
+                    torch.stack(per_type).mean() if per_type else torch.tensor(float("nan"), dtype=torch.float64)
+                )
             else:
                 values[name] = self.metrics[name].compute().to(torch.float64)
             out[f"{prefix}{name}{suffix}"] = values[name]

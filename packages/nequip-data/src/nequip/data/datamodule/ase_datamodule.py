@@ -2,8 +2,8 @@
 
 from typing import Any, Callable, Dict, List, Union
 
-from ..config import to_plain
 from ..dataset.base import check_file_exists
+from ..instantiation import to_plain
 from .base import NequIPDataModule
 
 _ASE_DATASET = "nequip.data.dataset.ASEDataset"

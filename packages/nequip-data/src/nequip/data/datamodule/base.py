@@ -9,8 +9,8 @@ import lightning
 import torch
 
 from .. import AtomicDataDict
-from ..config import instantiate, locate, to_plain
 from ..dataset.split import random_split, split_lengths
+from ..instantiation import instantiate, locate, to_plain
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from ..ase_convert import from_ase
 from .base import AtomicDataset, check_file_exists, with_context
 
 # libAtoms' C extxyz parser (the ``ase-extxyz`` plugin): the same frames as ASE's own
-# ``extxyz`` reader, 4-10x faster. ``ase_args: {format: extxyz}`` selects ASE's reader.
+# ``extxyz`` reader, several times faster. ``ase_args: {format: extxyz}`` selects ASE's reader.
 FAST_EXTXYZ_FORMAT = "cextxyz"
 EXTXYZ_SUFFIXES = (".xyz", ".extxyz")
 

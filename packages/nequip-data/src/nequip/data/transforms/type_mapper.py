@@ -40,7 +40,9 @@ class ChemicalSpeciesToAtomTypeMapper(torch.nn.Module):
     ):
         super().__init__()
         if model_type_names is None and chemical_symbols is None:
-            raise ValueError("give model_type_names (and optionally chemical_species_to_atom_type_map) or chemical_symbols")
+            raise ValueError(
+                "give model_type_names (and optionally chemical_species_to_atom_type_map) or chemical_symbols"
+            )
         if chemical_symbols is not None:
             if chemical_species_to_atom_type_map is not None:
                 raise ValueError("give chemical_species_to_atom_type_map or chemical_symbols, not both")

@@ -7,15 +7,14 @@ Two implementations give the same numbers up to summation order:
 * :func:`scatter_sum_reference`: ``torch.Tensor.index_add_`` (plain torch, always available);
 * torch-scatter's ``scatter_add`` when the optional ``torch-scatter`` package is installed.
 
-:func:`scatter_sum` uses ``index_add_`` by default (``SCATTER_BACKEND``): measured with
-``tools/bench_nn_kernels.py`` on CPU (50k rows, 1 to 1120 columns, sorted or random
-index), torch-scatter was within about +-10% of ``index_add_`` in every case (up to 30%
-slower for 1120 random columns), so the optional dependency buys nothing here. Under
+:func:`scatter_sum` uses ``index_add_`` by default (``SCATTER_BACKEND``): on CPU,
+torch-scatter was not faster than ``index_add_`` in the scatter comparison of
+``tools/bench_nn_kernels.py`` (``docs/benchmarks.md``), so the optional dependency buys nothing here. Under
 ``torch.compile`` and TorchScript ``index_add_`` is always used, since torch-scatter's
 custom operator cannot be traced.
 """
 
-from typing import Optional
+from typing import Final
 
 import torch
 
@@ -26,8 +25,9 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 HAS_TORCH_SCATTER: bool = _torch_scatter is not None
 
-#: Backend used by :func:`scatter_sum` in eager mode: ``"torch_scatter"`` or ``"index_add"``.
-SCATTER_BACKEND: str = "index_add"
+#: Default ``backend`` of :func:`scatter_sum` (a constant: callers that want torch-scatter
+#: pass ``backend="torch_scatter"``; nothing reads a module-level switch at call time).
+SCATTER_BACKEND: Final[str] = "index_add"
 
 
 def scatter_sum_reference(src: torch.Tensor, index: torch.Tensor, dim_size: int) -> torch.Tensor:
@@ -45,19 +45,19 @@ def scatter_sum_reference(src: torch.Tensor, index: torch.Tensor, dim_size: int)
     return out.index_add_(0, index, src)
 
 
-def scatter_sum(src: torch.Tensor, index: torch.Tensor, dim_size: int, backend: Optional[str] = None) -> torch.Tensor:
+def scatter_sum(src: torch.Tensor, index: torch.Tensor, dim_size: int, backend: str = SCATTER_BACKEND) -> torch.Tensor:
     """Scatter-sum of ``src`` rows into ``dim_size`` rows by ``index`` (see module docstring).
 
     Args:
         src: (E, ...) values.
         index: (E,) int64 target rows.
         dim_size: number of output rows.
-        backend: ``"index_add"`` or ``"torch_scatter"``; ``None`` uses ``SCATTER_BACKEND``.
+        backend: ``"index_add"`` (default, :data:`SCATTER_BACKEND`) or ``"torch_scatter"``
+            (``index_add`` when torch-scatter is not installed, is being traced or compiled).
 
     Returns:
         (dim_size, ...) tensor of sums, same dtype as ``src``.
     """
-    backend = SCATTER_BACKEND if backend is None else backend
     if (
         backend == "torch_scatter"
         and _torch_scatter is not None
@@ -66,5 +66,5 @@ def scatter_sum(src: torch.Tensor, index: torch.Tensor, dim_size: int, backend: 
     ):
         return _torch_scatter.scatter_add(src, index, dim=0, dim_size=dim_size)
     if backend not in ("index_add", "torch_scatter"):
-        raise ValueError(f"backend={backend!r} is not allowed; allowed are 'index_add', 'torch_scatter' or None")
+        raise ValueError(f"backend={backend!r} is not allowed; allowed are 'index_add', 'torch_scatter'")
     return scatter_sum_reference(src, index, dim_size)

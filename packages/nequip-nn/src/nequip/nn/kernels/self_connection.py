@@ -57,7 +57,9 @@ def per_type_self_connection(
         type_weight = torch.einsum("uvw,tv->tuw", weight, attr_parts[ins.i_in2]) * (ins.path_weight / math.sqrt(d))
         # (N d, T u) @ (T u, w), then back to e3nn's (w, m) layout (views when d = 1)
         spread = one_hot.view(num_nodes, num_types, 1, 1) * x_parts[ins.i_in1].view(num_nodes, 1, mul_in, d)
-        spread = spread.view(num_nodes, num_types * mul_in, d).transpose(1, 2).reshape(num_nodes * d, num_types * mul_in)
+        spread = (
+            spread.view(num_nodes, num_types * mul_in, d).transpose(1, 2).reshape(num_nodes * d, num_types * mul_in)
+        )
         out = torch.mm(spread, type_weight.view(num_types * mul_in, mul_out))
         out = out.view(num_nodes, d, mul_out).transpose(1, 2).reshape(num_nodes, mul_out * d)
         outs[ins.i_out] = out if outs[ins.i_out] is None else outs[ins.i_out] + out

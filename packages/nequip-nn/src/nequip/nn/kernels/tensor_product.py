@@ -129,8 +129,7 @@ class TensorProductScatter(torch.nn.Module):
     cache instead of being allocated at full size; on GPU and under ``torch.compile`` all
     edges go at once. The node outputs are finally permuted into e3nn's layout.
     ``recompute_in_backward`` recomputes each slice's messages in backward instead of
-    keeping them (``torch.utils.checkpoint``): about 25% less peak memory for the largest
-    benchmark case (l_max 2, 64 channels, 50k edges) for about 10-20% more time.
+    keeping them (``torch.utils.checkpoint``): less peak memory for more time.
 
     For a graph compiler (``for_graph_compiler = True``, set while the model is traced for
     inductor by :func:`traced_for_graph_compiler`), two things change, neither the numbers
@@ -139,8 +138,8 @@ class TensorProductScatter(torch.nn.Module):
     edges (a batched matmul of (K, 3) by (3, u) matrices is an inefficient library call);
     and the neighbor features are first written channel-last at the node level (a small
     matmul with the identity, which inductor does not fuse away), so that those loops read
-    them with contiguous vector loads instead of strided gathers. Together about 1.27x
-    faster MD steps at 108 atoms on a 1-thread AVX2 CPU; either one alone is not faster.
+    them with contiguous vector loads instead of strided gathers. The two changes speed up
+    compiled MD steps on the CPU only together (``docs/benchmarks.md``).
 
     Args:
         irreps_in: node feature irreps.

@@ -3,6 +3,7 @@
 from typing import Callable, Optional
 
 import torch
+
 from nequip.data import AtomicDataDict, keys
 
 Model = Callable[[AtomicDataDict.Type], AtomicDataDict.Type]

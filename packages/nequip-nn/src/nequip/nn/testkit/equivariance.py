@@ -8,6 +8,7 @@ outputs are permuted and per-frame outputs unchanged.
 from typing import Optional
 
 import torch
+
 from nequip.data import AtomicDataDict, keys
 
 from ._compare import Model, assert_close, default_tolerance, evaluate

@@ -9,6 +9,7 @@ from typing import Optional, Sequence
 import ase
 import numpy as np
 import torch
+
 from nequip.data import AtomicDataDict, compute_neighborlist_, from_ase, keys
 
 _GEOMETRY_ONLY = (

@@ -19,6 +19,7 @@ from typing import List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
+
 from nequip.data import AtomicDataDict, keys
 
 from ._compare import Model, assert_close, default_tolerance, evaluate

@@ -23,7 +23,9 @@ class ZBL(GraphModuleMixin, torch.nn.Module):
     of E_ZBL(r) u(r / r_max), which goes smoothly to zero at r_max with its forces.
 
     In a config, the user gives ``units`` and ``chemical_species``; the model builder
-    gives ``type_names``, ``r_max`` and ``irreps_in``::
+    gives ``type_names`` and ``irreps_in``, and the module takes its cutoff from the
+    normalized edge lengths r_ij / r_max that the model writes (per-edge-type cutoffs
+    included)::
 
         pair_potential:
           _target_: nequip.nn.pair_potential.ZBL

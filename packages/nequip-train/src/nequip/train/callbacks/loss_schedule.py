@@ -40,7 +40,9 @@ class LossCoefficientScheduler(Callback):
         for coeffs in self.schedule.values():
             unknown = sorted(set(coeffs) - set(pl_module.loss.names))
             if unknown:
-                raise ValueError(f"LossCoefficientScheduler: names {unknown} are not loss terms; the loss has {pl_module.loss.names}")
+                raise ValueError(
+                    f"LossCoefficientScheduler: names {unknown} are not loss terms; the loss has {pl_module.loss.names}"
+                )
 
     def on_train_epoch_start(self, trainer: lightning.Trainer, pl_module: lightning.LightningModule) -> None:
         if trainer.current_epoch in self.schedule:

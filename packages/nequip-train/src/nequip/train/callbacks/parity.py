@@ -36,7 +36,13 @@ class ParityPlot(Callback):
         self.written = []
 
     def on_test_batch_end(
-        self, trainer: lightning.Trainer, pl_module: lightning.LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+        self,
+        trainer: lightning.Trainer,
+        pl_module: lightning.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
     ) -> None:
         store = self._data.setdefault(dataloader_idx, {})
         num_atoms = batch[keys.NUM_NODES_KEY].to(torch.float64).reshape(-1, 1)

@@ -7,7 +7,7 @@ import ase.io
 import lightning
 from lightning.pytorch.callbacks import Callback
 
-from nequip.data import AtomicDataDict, to_ase
+from nequip.data import to_ase
 
 
 class TestTimeXYZFileWriter(Callback):
@@ -62,7 +62,13 @@ class TestTimeXYZFileWriter(Callback):
                     os.remove(full)
 
     def on_test_batch_end(
-        self, trainer: lightning.Trainer, pl_module: lightning.LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+        self,
+        trainer: lightning.Trainer,
+        pl_module: lightning.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
     ) -> None:
         output = dict(outputs)
         for field in self.original_fields:

@@ -49,6 +49,7 @@ _Variant = Tuple[Callable, Tuple[str, ...], Tuple[str, ...]]  # compiled fn, inp
 
 def _no_duck_shapes():
     """make_fx/dynamo config: distinct symbols for equal sizes (e.g. 3 frames vs 3 Cartesian axes)."""
+    # private: torch has no public switch for duck shapes; without it equal sizes share one symbol
     from torch.fx.experimental import _config
 
     return _config.patch(use_duck_shape=False)

@@ -41,7 +41,9 @@ def _energy_field(per_atom_energy: bool):
     return keys.TOTAL_ENERGY_KEY, "total_energy_mse"
 
 
-def _loss(fields: Sequence[str], coeffs: Mapping[str, float], per_atom_energy: bool, type_names, extra_metrics) -> MetricsManager:
+def _loss(
+    fields: Sequence[str], coeffs: Mapping[str, float], per_atom_energy: bool, type_names, extra_metrics
+) -> MetricsManager:
     _check_keys("coeffs", coeffs, fields)
     entries: List[Dict[str, Any]] = []
     for field in fields:
@@ -57,13 +59,21 @@ def _metrics(fields: Sequence[str], coeffs: Mapping[str, Optional[float]], type_
     quantities = []
     for field in fields:
         if field == keys.TOTAL_ENERGY_KEY:
-            quantities += [("total_energy", keys.TOTAL_ENERGY_KEY), ("per_atom_energy", PerAtomModifier(keys.TOTAL_ENERGY_KEY))]
+            quantities += [
+                ("total_energy", keys.TOTAL_ENERGY_KEY),
+                ("per_atom_energy", PerAtomModifier(keys.TOTAL_ENERGY_KEY)),
+            ]
         else:
             quantities.append((field, field))
     allowed = [f"{label}_{error}" for label, _ in quantities for error, _ in _ERRORS]
     _check_keys("coeffs", coeffs, allowed)
     entries = [
-        {"field": modifier, "metric": metric_class(), "coeff": coeffs.get(f"{label}_{error}"), "name": f"{label}_{error}"}
+        {
+            "field": modifier,
+            "metric": metric_class(),
+            "coeff": coeffs.get(f"{label}_{error}"),
+            "name": f"{label}_{error}",
+        }
         for label, modifier in quantities
         for error, metric_class in _ERRORS
     ]
@@ -88,7 +98,13 @@ def EnergyForceLoss(
         type_names: model type names (for per-type ``extra_metrics``).
         extra_metrics: further :class:`MetricsManager` entries.
     """
-    return _loss(_EF, {keys.TOTAL_ENERGY_KEY: 1.0, keys.FORCE_KEY: 1.0} if coeffs is None else coeffs, per_atom_energy, type_names, extra_metrics)
+    return _loss(
+        _EF,
+        {keys.TOTAL_ENERGY_KEY: 1.0, keys.FORCE_KEY: 1.0} if coeffs is None else coeffs,
+        per_atom_energy,
+        type_names,
+        extra_metrics,
+    )
 
 
 def EnergyForceStressLoss(
@@ -124,7 +140,9 @@ def EnergyForceMetrics(
         type_names: model type names (for per-type ``extra_metrics``).
         extra_metrics: further :class:`MetricsManager` entries.
     """
-    return _metrics(_EF, {"total_energy_rmse": 1.0, "forces_rmse": 1.0} if coeffs is None else coeffs, type_names, extra_metrics)
+    return _metrics(
+        _EF, {"total_energy_rmse": 1.0, "forces_rmse": 1.0} if coeffs is None else coeffs, type_names, extra_metrics
+    )
 
 
 def EnergyForceStressMetrics(
@@ -143,4 +161,6 @@ def EnergyOnlyMetrics(
     extra_metrics: Optional[List[Dict[str, Any]]] = None,
 ) -> MetricsManager:
     """Metrics: RMSE, MAE and max abs error of total and per-atom energy (default weight on ``total_energy_rmse``)."""
-    return _metrics((keys.TOTAL_ENERGY_KEY,), {"total_energy_rmse": 1.0} if coeffs is None else coeffs, type_names, extra_metrics)
+    return _metrics(
+        (keys.TOTAL_ENERGY_KEY,), {"total_energy_rmse": 1.0} if coeffs is None else coeffs, type_names, extra_metrics
+    )

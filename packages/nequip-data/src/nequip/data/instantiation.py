@@ -61,8 +61,6 @@ def locate(path: str) -> Callable:
     raise ValueError(f"{_TARGET} {path!r}: no module {parts[0]!r} can be imported")
 
 
-
-
 def instantiate(config: Any, **overrides: Any) -> Any:
     """Build ``config`` recursively: ``_target_`` dicts are called, other dicts and lists are
     walked, anything else (numbers, strings, already built objects) is returned as is.

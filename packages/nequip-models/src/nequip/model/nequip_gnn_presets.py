@@ -52,7 +52,11 @@ def PresetNequIPGNNModel(preset: str, **kwargs: Any):
     """
     if not isinstance(preset, str) or preset.upper() not in NEQUIP_GNN_PRESETS:
         raise ValueError(f"preset={preset!r} is not allowed; allowed are {list(NEQUIP_GNN_PRESETS)}")
-    allowed = [name for name in inspect.signature(NequIPGNNModel).parameters if name not in ("seed", "model_dtype", "compile_mode")]
+    allowed = [
+        name
+        for name in inspect.signature(NequIPGNNModel).parameters
+        if name not in ("seed", "model_dtype", "compile_mode")
+    ]
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:
         raise ValueError(f"PresetNequIPGNNModel got unknown arguments {unknown}; NequIPGNNModel takes {allowed}")
