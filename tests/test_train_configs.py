@@ -39,7 +39,9 @@ SHORT = {
         "data.ase_args.index=':5'",
     ],
 }
-NOT_TRAINING = {"data_demo"}  # data-only demo, run by tests/test_demo_data.py
+# data_demo: data-only demo, run by tests/test_demo_data.py; fine_tune: needs a pretrained model,
+# trained from tutorial and fine-tuned by tests/test_fine_tune.py
+NOT_TRAINING = {"data_demo", "fine_tune"}
 
 
 @pytest.fixture(autouse=True)

@@ -43,7 +43,9 @@ def _val_metrics(out: Path):
 def test_ddp_two_cpu_processes_match_one_process(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     out = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # a rendezvous left in the environment by an earlier in-process run must not pin the port
+    rendezvous = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK", "NODE_RANK")
+    env = {**{k: v for k, v in os.environ.items() if k not in rendezvous}, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [
             sys.executable,

@@ -13,78 +13,7 @@ import pytest
 NAMES = json.loads((Path(__file__).parent / "data" / "upstream_0_19_1_public_names.json").read_text())["modules"]
 
 #: names that do not import (yet), by module, each with the reason
-NOT_HONOURED = {
-    "nequip.data": {
-        name: "not implemented yet (issue 18)"
-        for name in [
-            "ABBREV",
-            "DEFAULT_NEIGHBORLIST_BACKEND",
-            "PartialSampler",
-            "_CARTESIAN_TENSOR_FIELDS",
-            "_EDGE_FIELDS",
-            "_GRAPH_FIELDS",
-            "_LONG_FIELDS",
-            "_NODE_FIELDS",
-            "_register_field_prefix",
-            "from_dict",
-            "register_neighborlist_backend",
-        ]
-    },
-    "nequip.data.dataset": {"HDF5Dataset": "not implemented yet (issue 18)"},
-    "nequip.data.datamodule": {
-        name: "not implemented yet (issue 18)"
-        for name in [
-            "COLLDataModule",
-            "MD22DataModule",
-            "NequIP3BPADataModule",
-            "SAMD23DataModule",
-            "TM23DataModule",
-            "WaterDataModule",
-            "rMD17DataModule",
-            "sGDML_CCSD_DataModule",
-        ]
-    },
-    "nequip.data.transforms": {
-        name: "not implemented yet (issue 18)"
-        for name in [
-            "AddNaNStressTransform",
-            "DatasetIndexTransform",
-            "NeighborListPruneTransform",
-            "NonPeriodicCellTransform",
-            "SortedNeighborListTransform",
-            "StressSignFlipTransform",
-        ]
-    },
-    "nequip.model": {
-        name: "not implemented yet (issue 18)"
-        for name in ["ModelFromPackage", "ModelTypeNamesFromPackage", "MuonParamGroups", "ZBLPairPotential", "modify"]
-    },
-    "nequip.train": {
-        name: "not implemented yet (issue 18)"
-        for name in [
-            "ConFIGLightningModule",
-            "EMAConFIGLightningModule",
-            "HuberLoss",
-            "MuonWithAuxAdam",
-            "ScheduleFreeLightningModule",
-            "SimpleDDPStrategy",
-            "StratifiedHuberForceLoss",
-        ]
-    },
-    "nequip.train.callbacks": {
-        name: "not implemented yet (issue 18)"
-        for name in [
-            "LinearLossCoefficientScheduler",
-            "LossCoefficientMonitor",
-            "SoftAdapt",
-            "TF32Scheduler",
-            "TorchProfilerCallback",
-            "TrainingStatsMonitor",
-            "ValTimeXYZFileWriter",
-            "WandbWatch",
-        ]
-    },
-}
+NOT_HONOURED = {}
 
 CASES = [(module, name) for module, names in NAMES.items() for name in names]
 

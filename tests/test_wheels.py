@@ -32,13 +32,34 @@ def wheels(tmp_path_factory):
     return {p.name.split("-")[0].replace("_", "-"): p for p in out.glob("*.whl")}
 
 
-def test_every_package_builds_a_wheel_without_namespace_inits(wheels):
+def test_every_package_builds_a_wheel_with_the_namespace_layout(wheels):
+    """No wheel has nequip/__init__.py; only nequip-nn's has nequip/nn/__init__.py (the pkgutil form)."""
     assert sorted(wheels) == PACKAGES
     for package, wheel in wheels.items():
         names = zipfile.ZipFile(wheel).namelist()
         assert "nequip/__init__.py" not in names, package
-        assert "nequip/nn/__init__.py" not in names, package
+        assert ("nequip/nn/__init__.py" in names) == (package == "nequip-nn"), package
         assert any(name.endswith(".py") for name in names), f"{package} wheel has no modules"
+
+
+def test_nequip_nn_and_nequip_potentials_share_nequip_nn_from_wheels(wheels, tmp_path):
+    """Installed from wheels, nequip.nn (with its __init__.py) and nequip.nn.pair_potential both import."""
+    venv = tmp_path / "venv"
+    subprocess.run([UV, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+    python = venv / "bin" / "python"
+    install = [str(wheels[name]) for name in ("nequip-data", "nequip-nn", "nequip-potentials")]
+    subprocess.run([UV, "pip", "install", "--quiet", "--python", str(python), *install], check=True)
+    code = (
+        "import importlib.util;"
+        "from nequip.nn import GraphModuleMixin, model_modifier;"
+        "from nequip.nn.pair_potential import ZBL;"
+        "assert issubclass(ZBL, GraphModuleMixin);"
+        "assert importlib.util.find_spec('nequip.model') is None;"
+        "print('ok')"
+    )
+    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
 
 
 def test_nequip_data_installs_alone(wheels, tmp_path):

@@ -4,7 +4,8 @@ Usage (from the repository root)::
 
     uv run python tools/bench_md.py [--sizes 108 1008 10192] [--threads 1] [--repeats 3]
         [--variants ours-eager ours-compile ours-aoti upstream-eager upstream-aoti upstream-eager+retain
-                    upstream-aoti+retain] [--upstream-python /tmp/upstream/bin/python] [--json rows.json]
+                    upstream-aoti+retain ours-eager+release ours-aoti+release]
+        [--upstream-python /tmp/upstream/bin/python] [--json rows.json]
 
 Model: upstream's tutorial hyperparameters (4 layers, l_max 1, parity, 32 features, radial
 MLP 2 x 64, 8 Bessels, r_max 5 Å; ``tools/benchlib.py``'s ``ARCHITECTURE``), float32,
@@ -17,7 +18,8 @@ upstream's own calculator, eagerly and as an AOTInductor package made by upstrea
 aotinductor --target ase`` does). Our calculator keeps freed CPU memory in the process
 (``nequip.model.cpu_memory``); the ``+retain`` upstream variants get the same glibc
 settings through the environment (``MALLOC_MMAP_MAX_``, ``MALLOC_TRIM_THRESHOLD_``), so
-that their share of the difference is visible.
+that their share of the difference is visible, and the ``+release`` variants of ours turn
+them off (``retain_freed_memory=False``) to measure the option both ways.
 
 Structures: random Cu/Au fcc alloys (a = 3.8 Å) of 108, 1,008 and 10,192 atoms (cubic
 4-atom cells repeated), rattled by 0.05 Å, velocities of 300 K, all fixed by seeds.
@@ -63,6 +65,8 @@ VARIANTS = (
     "upstream-aoti",
     "upstream-eager+retain",
     "upstream-aoti+retain",
+    "ours-eager+release",
+    "ours-aoti+release",
 )
 # what our calculator applies on the CPU (nequip.model.cpu_memory), given to upstream through the environment
 RETAIN_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**62)}
@@ -178,11 +182,13 @@ def _upstream_aoti(model, atoms, path: str):
 
 
 def _calculator(spec: dict, first_atoms):
-    variant = spec["variant"].removesuffix("+retain")
+    # "+release": our calculator with retain_freed_memory=False (glibc's default allocator behaviour)
+    retain = not spec["variant"].endswith("+release")
+    variant = spec["variant"].removesuffix("+retain").removesuffix("+release")
     if variant == "ours-eager":
         from nequip.integrations.ase import NequIPCalculator
 
-        return NequIPCalculator.from_checkpoint(spec["checkpoint"])
+        return NequIPCalculator.from_checkpoint(spec["checkpoint"], retain_freed_memory=retain)
     if variant == "ours-compile":  # torch.compile (inductor) in the MD process: compile_mode="compile"
         from nequip.integrations.ase import NequIPCalculator
 
@@ -190,7 +196,7 @@ def _calculator(spec: dict, first_atoms):
     if variant == "ours-aoti":
         from nequip.integrations.ase import NequIPCalculator
 
-        return NequIPCalculator.from_compiled_model(spec["ours_aoti"])
+        return NequIPCalculator.from_compiled_model(spec["ours_aoti"], retain_freed_memory=retain)
     from nequip.integrations.ase import NequIPCalculator
     from nequip.integrations.utils import basic_transforms
 

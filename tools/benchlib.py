@@ -7,6 +7,8 @@ Nothing here imports nequip at module level: the same file serves both installat
 """
 
 import resource
+import runpy
+from pathlib import Path
 
 #: The benchmark model: upstream NequIP's tutorial hyperparameters on Cu/Au.
 TYPE_NAMES = ["Cu", "Au"]
@@ -24,8 +26,11 @@ ARCHITECTURE = dict(
     radial_mlp_width=64,
 )
 
-#: upstream parameter name fragments -> ours
-UPSTREAM_RENAMES = ((".embed_module.", ".embedding."), (".mlp_module.", ".mlp."))
+#: upstream parameter name fragments -> ours: nequip-models' table (nequip.model.upstream_names), read without
+#: importing nequip, since this runs in upstream NequIP's Python too
+UPSTREAM_RENAMES = runpy.run_path(
+    str(Path(__file__).resolve().parents[1] / "packages/nequip-models/src/nequip/model/upstream_names.py")
+)["UPSTREAM_RENAMES"]
 
 
 def peak_rss_mb() -> float:

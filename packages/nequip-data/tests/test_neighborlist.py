@@ -1,4 +1,4 @@
-"""Neighbor lists agree with ASE's primitive_neighbor_list edge by edge."""
+"""Neighbor lists agree with ASE's primitive_neighbor_list edge by edge, for every backend."""
 
 import ase
 import ase.build
@@ -7,9 +7,23 @@ import pytest
 import torch
 from ase.neighborlist import primitive_neighbor_list
 
-from nequip.data import AtomicDataDict, compute_neighborlist_, from_ase, keys
-from nequip.data.neighborlist import edge_pair_order
-from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
+from nequip.data import (
+    DEFAULT_NEIGHBORLIST_BACKEND,
+    AtomicDataDict,
+    compute_neighborlist_,
+    from_ase,
+    keys,
+    register_neighborlist_backend,
+)
+from nequip.data.neighborlist import _BACKENDS, edge_pair_order, neighborlist_backend
+from nequip.data.transforms import (
+    ChemicalSpeciesToAtomTypeMapper,
+    NeighborListPruneTransform,
+    NeighborListTransform,
+    SortedNeighborListTransform,
+)
+
+BACKENDS = ["vesin", "matscipy", "ase"]
 
 
 def _random_cell(rng, triclinic):
@@ -50,11 +64,15 @@ def _edge_set(i, j, shifts):
     return sorted(zip(i.tolist(), j.tolist(), map(tuple, np.asarray(shifts, dtype=int).tolist())))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", sorted(FRAMES))
 @pytest.mark.parametrize("r_max", [2.6, 5.0])
-def test_matches_ase(name, r_max):
+def test_matches_ase(name, r_max, backend):
+    """Every backend gives ASE's edges (as a set of (i, j, shift)) on periodic, mixed and molecular frames."""
+    if backend == "matscipy":
+        pytest.importorskip("matscipy", reason="the matscipy backend needs nequip-data[matscipy]")
     atoms = FRAMES[name]
-    data = compute_neighborlist_(from_ase(atoms), r_max)
+    data = compute_neighborlist_(from_ase(atoms), r_max, backend=backend)
     i, j, shifts = primitive_neighbor_list(
         "ijS", atoms.pbc, atoms.cell.array, atoms.positions, r_max, self_interaction=False
     )
@@ -64,6 +82,55 @@ def test_matches_ase(name, r_max):
     # the recorded shifts reproduce lengths within the cutoff
     lengths = AtomicDataDict.with_edge_vectors_(data)[keys.EDGE_LENGTH_KEY]
     assert (lengths <= r_max).all() and (lengths > 0).all()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backends_write_pair_ordered_batches(backend):
+    if backend == "matscipy":
+        pytest.importorskip("matscipy", reason="the matscipy backend needs nequip-data[matscipy]")
+    batch = AtomicDataDict.batched_from_list([from_ase(f) for f in FRAMES.values()])
+    ours = compute_neighborlist_(dict(batch), 4.0, backend=backend)
+    _assert_pair_order(ours[keys.EDGE_INDEX_KEY], ours[keys.EDGE_CELL_SHIFT_KEY])
+    default = compute_neighborlist_(dict(batch), 4.0)
+    assert _edge_set(*ours[keys.EDGE_INDEX_KEY].numpy(), ours[keys.EDGE_CELL_SHIFT_KEY].numpy()) == _edge_set(
+        *default[keys.EDGE_INDEX_KEY].numpy(), default[keys.EDGE_CELL_SHIFT_KEY].numpy()
+    )
+
+
+def test_unknown_backend_lists_the_registered_ones():
+    assert DEFAULT_NEIGHBORLIST_BACKEND == "vesin"
+    message = r"unknown neighbor-list backend 'cuda_magic'; registered backends: \['ase', 'matscipy', 'vesin'\]"
+    with pytest.raises(ValueError, match=message):
+        compute_neighborlist_(from_ase(FRAMES["molecule"]), 3.0, backend="cuda_magic")
+    with pytest.raises(ValueError, match=message):
+        NeighborListTransform(3.0, backend="cuda_magic")
+    with pytest.raises(ValueError, match="takes no backend_kwargs, got \\['n_threads'\\]"):
+        compute_neighborlist_(from_ase(FRAMES["molecule"]), 3.0, backend_kwargs={"n_threads": 2})
+
+
+def test_registered_backend_is_used_with_its_kwargs(monkeypatch):
+    monkeypatch.setattr("nequip.data.neighborlist._BACKENDS", dict(_BACKENDS))
+    calls = []
+
+    def reversed_ase(data, r_max, reverse):
+        calls.append((r_max, reverse))
+        data = compute_neighborlist_(data, r_max, backend="ase")
+        if reverse:  # a full list in another order: allowed for a registered backend
+            data[keys.EDGE_INDEX_KEY] = data[keys.EDGE_INDEX_KEY].flip(1)
+            data[keys.EDGE_CELL_SHIFT_KEY] = data[keys.EDGE_CELL_SHIFT_KEY].flip(0)
+        return data
+
+    register_neighborlist_backend("reversed", reversed_ase, supports_cuda=True)
+    assert neighborlist_backend("reversed").supports_cuda
+    with pytest.raises(ValueError, match="'reversed' is registered already; pass overwrite=True"):
+        register_neighborlist_backend("reversed", reversed_ase)
+    transform = NeighborListTransform(5.0, backend="reversed", backend_kwargs={"reverse": True})
+    data = transform(from_ase(FRAMES["triclinic"]))
+    assert calls == [(5.0, True)]
+    reference = compute_neighborlist_(from_ase(FRAMES["triclinic"]), 5.0)
+    assert _edge_set(*data[keys.EDGE_INDEX_KEY].numpy(), data[keys.EDGE_CELL_SHIFT_KEY].numpy()) == _edge_set(
+        *reference[keys.EDGE_INDEX_KEY].numpy(), reference[keys.EDGE_CELL_SHIFT_KEY].numpy()
+    )
 
 
 def test_small_cell_has_several_images_of_the_same_atom():
@@ -185,3 +252,59 @@ def test_edge_pair_order_errors(edges, shifts, message):
     shifts = None if shifts is None else torch.tensor(shifts, dtype=torch.float64)
     with pytest.raises(ValueError, match="not a full neighbor list: " + message):
         edge_pair_order(torch.tensor(edges), shifts)
+
+
+def test_prune_transform_equals_the_per_edge_type_cutoff_of_the_list():
+    type_names = ["C", "H", "O"]
+    cutoffs = {"H": 1.2, "C": {"H": 1.5, "O": 2.0}}
+    data = ChemicalSpeciesToAtomTypeMapper(type_names)(from_ase(FRAMES["molecule"]))
+    at_once = NeighborListTransform(3.0, per_edge_type_cutoff=cutoffs, type_names=type_names)(dict(data))
+    full = NeighborListTransform(3.0)(dict(data))
+    full[keys.EDGE_LENGTH_KEY] = AtomicDataDict.with_edge_vectors_(dict(full))[keys.EDGE_LENGTH_KEY]
+    pruned = NeighborListPruneTransform(3.0, per_edge_type_cutoff=cutoffs, type_names=type_names)(full)
+    assert torch.equal(pruned[keys.EDGE_INDEX_KEY], at_once[keys.EDGE_INDEX_KEY])
+    assert pruned[keys.EDGE_LENGTH_KEY].shape[0] == pruned[keys.EDGE_INDEX_KEY].shape[1]  # edge fields pruned too
+    assert torch.allclose(
+        pruned[keys.EDGE_LENGTH_KEY], AtomicDataDict.with_edge_vectors_(dict(at_once))[keys.EDGE_LENGTH_KEY]
+    )
+    with pytest.raises(KeyError, match="per-edge-type cutoffs need 'atom_types'"):
+        NeighborListPruneTransform(3.0, per_edge_type_cutoff=cutoffs, type_names=type_names)(
+            NeighborListTransform(3.0)(from_ase(FRAMES["molecule"]))
+        )
+
+
+@pytest.mark.parametrize("name", ["triclinic", "small_cell", "molecule"])
+def test_sorted_neighbor_list(name):
+    data = SortedNeighborListTransform(4.0)(from_ase(FRAMES[name]))
+    edge_index, shift = data[keys.EDGE_INDEX_KEY], data[keys.EDGE_CELL_SHIFT_KEY]
+    reference = compute_neighborlist_(from_ase(FRAMES[name]), 4.0)
+    assert _edge_set(*edge_index.numpy(), shift.numpy()) == _edge_set(
+        *reference[keys.EDGE_INDEX_KEY].numpy(), reference[keys.EDGE_CELL_SHIFT_KEY].numpy()
+    )
+    pairs = edge_index.T.tolist()
+    assert pairs == sorted(pairs)  # sorted by (center, neighbor)
+    perm = data[keys.EDGE_TRANSPOSE_PERM_KEY]
+    assert sorted(perm.tolist()) == list(range(edge_index.shape[1]))
+    transposed = edge_index[:, perm].flip(0).T.tolist()
+    assert transposed == sorted(transposed)  # sorted by (neighbor, center)
+
+
+def test_transpose_permutation_survives_batching_and_unbatching():
+    frames = [SortedNeighborListTransform(4.0)(from_ase(FRAMES[name])) for name in ("triclinic", "molecule", "mixed")]
+    batch = AtomicDataDict.batched_from_list(frames)
+    edge_index, perm = batch[keys.EDGE_INDEX_KEY], batch[keys.EDGE_TRANSPOSE_PERM_KEY]
+    keys_jt = (edge_index[1] * AtomicDataDict.num_nodes(batch) + edge_index[0])[perm]
+    assert torch.equal(keys_jt, keys_jt.sort().values)  # the batch's edges sorted by (neighbor, center)
+    for idx, frame in enumerate(frames):
+        assert torch.equal(
+            AtomicDataDict.frame_from_batched(batch, idx)[keys.EDGE_TRANSPOSE_PERM_KEY],
+            frame[keys.EDGE_TRANSPOSE_PERM_KEY],
+        )
+    # pruning keeps a valid permutation of the kept edges
+    type_names = ["Cu", "C", "H", "O"]
+    typed = SortedNeighborListTransform(4.0)(ChemicalSpeciesToAtomTypeMapper(type_names)(from_ase(FRAMES["molecule"])))
+    pruned = NeighborListPruneTransform(4.0, per_edge_type_cutoff={"H": 1.5}, type_names=type_names)(typed)
+    edge_index, perm = pruned[keys.EDGE_INDEX_KEY], pruned[keys.EDGE_TRANSPOSE_PERM_KEY]
+    assert sorted(perm.tolist()) == list(range(edge_index.shape[1]))
+    transposed = edge_index[:, perm].flip(0).T.tolist()
+    assert transposed == sorted(transposed)

@@ -14,6 +14,7 @@ from nequip.data import AtomicDataDict, from_ase, keys
 from nequip.data.neighborlist import compute_neighborlist_
 from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper
 from nequip.model.export import export_model, load_exported_model
+from nequip.nn.interaction import InteractionBlock
 
 OUTPUTS = (keys.TOTAL_ENERGY_KEY, keys.PER_ATOM_ENERGY_KEY, keys.FORCE_KEY, keys.STRESS_KEY)
 
@@ -32,7 +33,7 @@ def _per_edge(model):
     """The same model computing its radial MLPs on every edge."""
     model = copy.deepcopy(model)
     for module in model.modules():
-        if hasattr(module, "pair_ordered_edges"):
+        if isinstance(module, InteractionBlock):
             module.pair_ordered_edges = False
     return model
 
@@ -44,7 +45,7 @@ def _assert_close(got, expected, tol=1e-10):
 
 def test_pair_ordered_model_matches_the_per_edge_model(cuau_model, cuau_atoms):
     model = cuau_model()
-    assert model.pair_ordered_edges
+    assert model.orders_edges_in_pairs
     reference = _per_edge(model)(_frame(cuau_atoms))
     for seed in (None, 0, 1):
         frame = _frame(cuau_atoms, seed)
@@ -95,8 +96,8 @@ def test_exported_model_pairs_its_inputs(tmp_path, cuau_model, cuau_atoms):
 def test_asymmetric_per_edge_type_cutoffs_run_per_edge(cuau_model, cuau_atoms):
     """With a cutoff of Cu->Au != Au->Cu the two directions of a pair differ: no pairing."""
     asymmetric = cuau_model(per_edge_type_cutoff={"Cu": 3.5, "Au": {"Cu": 3.0, "Au": 4.0}})
-    assert not asymmetric.pair_ordered_edges
-    assert cuau_model(per_edge_type_cutoff={"Cu": 3.5, "Au": {"Cu": 3.5, "Au": 4.0}}).pair_ordered_edges
+    assert not asymmetric.orders_edges_in_pairs
+    assert cuau_model(per_edge_type_cutoff={"Cu": 3.5, "Au": {"Cu": 3.5, "Au": 4.0}}).orders_edges_in_pairs
     table = torch.tensor([[3.5, 3.5], [3.0, 4.0]], dtype=torch.float64)
     data = ChemicalSpeciesToAtomTypeMapper(["Cu", "Au"])(from_ase(cuau_atoms(repeat=(2, 2, 2), seed=3)))
     data = compute_neighborlist_(data, 4.0, per_edge_type_cutoff=table)  # not a symmetric list

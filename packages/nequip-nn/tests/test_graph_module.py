@@ -1,5 +1,6 @@
 """The graph-module contract: irreps checks, sequential chaining, GraphModel boundary."""
 
+import ast
 import doctest
 from pathlib import Path
 
@@ -138,8 +139,18 @@ def test_module_docstring_example_runs():
     assert result.attempted > 0 and result.failed == 0
 
 
-def test_nequip_nn_is_a_namespace_package():
-    """A stray __init__.py in nequip/ or nequip/nn/ breaks the shared namespace."""
+def test_nequip_nn_is_a_pkgutil_namespace_package():
+    """nequip/nn/__init__.py starts by extending its path (nequip-potentials adds
+    nequip.nn.pair_potential); nequip/ has no __init__.py (a PEP 420 namespace)."""
     src = Path(graph_module.__file__).parent
-    assert not (src / "__init__.py").exists()
+    first = ast.parse((src / "__init__.py").read_text()).body[0]
+    expected = ast.parse('__path__ = __import__("pkgutil").extend_path(__path__, __name__)').body[0]
+    assert ast.dump(first) == ast.dump(expected), ast.unparse(first)
     assert not (src.parent / "__init__.py").exists()
+
+
+def test_upstream_names_import_from_nequip_nn():
+    import nequip.nn
+
+    assert nequip.nn.GraphModel is GraphModel and nequip.nn.SequentialGraphNetwork is SequentialGraphNetwork
+    assert all(hasattr(nequip.nn, name) for name in nequip.nn.__all__)

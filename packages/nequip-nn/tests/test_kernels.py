@@ -1,11 +1,14 @@
 """Kernels: scatter-sum and the tensor-product convolution against their slow references."""
 
+import contextlib
+
 import pytest
 import torch
 from e3nn import o3
 
 from nequip.nn.kernels import (
     HAS_TORCH_SCATTER,
+    GraphCompilerFormulation,
     ReferenceTensorProductScatter,
     TensorProductScatter,
     per_type_self_connection,
@@ -81,12 +84,13 @@ def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute, 
             ref = ReferenceTensorProductScatter(irreps_in, sh_irreps, irreps_in)
         finally:
             torch.set_default_dtype(torch.float32)
-    fast.for_graph_compiler = for_graph_compiler
     assert fast.irreps_mid == ref.irreps_mid and fast.weight_numel == ref.weight_numel
     weight = torch.randn(sh.shape[0], fast.weight_numel, dtype=torch.float64)
     inputs = [t.clone().requires_grad_(t.is_floating_point()) for t in (x, sh, weight)]
     ref_inputs = [t.clone().requires_grad_(True) for t in (x, sh, weight)]
-    out = fast(*inputs, center, neighbor)
+    with fast.graph_compiler_formulation() if for_graph_compiler else contextlib.nullcontext():
+        assert fast.for_graph_compiler == for_graph_compiler
+        out = fast(*inputs, center, neighbor)
     expected = ref(*ref_inputs, center, neighbor)
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-10)
     # first and second derivatives (forces and their training gradients) agree too
@@ -102,13 +106,60 @@ def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute, 
 
 
 def test_traced_for_graph_compiler_sets_and_restores_the_kernels():
-    model = torch.nn.Sequential(TensorProductScatter("3x0e+2x1o", "0e+1o", "3x0e+2x1o", edge_chunk_size=16))
+    model = torch.nn.Sequential(
+        TensorProductScatter("3x0e+2x1o", "0e+1o", "3x0e+2x1o", edge_chunk_size=16), torch.nn.Linear(1, 1)
+    )
+    assert isinstance(model[0], GraphCompilerFormulation)
     with traced_for_graph_compiler(model):
-        assert model[0].edge_chunk_size == 0 and model[0].for_graph_compiler
+        assert model[0].for_graph_compiler
+        with model[0].graph_compiler_formulation():  # nested: restores the outer state
+            assert model[0].for_graph_compiler
+        assert model[0].for_graph_compiler
     assert model[0].edge_chunk_size == 16 and not model[0].for_graph_compiler
     with pytest.raises(RuntimeError, match="inside"), traced_for_graph_compiler(model):
         raise RuntimeError("inside")
-    assert model[0].edge_chunk_size == 16 and not model[0].for_graph_compiler
+    assert not model[0].for_graph_compiler
+
+
+def test_graph_compiler_formulation_does_not_slice_edges(monkeypatch):
+    """In the graph-compiler formulation a CPU batch goes at once (one index_add_ per group)."""
+    sh_irreps, x, sh, center, neighbor = _inputs("3x0e", 0, num_edges=40)
+    tp = TensorProductScatter("3x0e", sh_irreps, "3x0e", edge_chunk_size=7)
+    weight = torch.randn(40, tp.weight_numel, dtype=torch.float64)
+    tp.double()
+    calls = []
+    original = tp._slice_messages
+    monkeypatch.setattr(
+        tp, "_slice_messages", lambda sh_slice, *rest: (calls.append(sh_slice.shape[0]), original(sh_slice, *rest))[1]
+    )
+    tp(x, sh, weight, center, neighbor)
+    assert calls == [7, 7, 7, 7, 7, 5]
+    calls.clear()
+    with tp.graph_compiler_formulation():
+        tp(x, sh, weight, center, neighbor)
+    assert calls == [40]
+
+
+def test_kernels_satisfy_the_convolution_protocol():
+    """What InteractionBlock relies on: weight layout, size, weights_in_kernel_order."""
+    sh_irreps, x, sh, center, neighbor = _inputs("3x0e+2x1o+2x2e", 2)
+    with torch.random.fork_rng():
+        torch.set_default_dtype(torch.float64)
+        try:
+            fast = TensorProductScatter("3x0e+2x1o+2x2e", sh_irreps, "3x0e+2x1o+2x2e")
+            preordered = TensorProductScatter(
+                "3x0e+2x1o+2x2e", sh_irreps, "3x0e+2x1o+2x2e", weights_in_kernel_order=True
+            )
+            ref = ReferenceTensorProductScatter("3x0e+2x1o+2x2e", sh_irreps, "3x0e+2x1o+2x2e")
+        finally:
+            torch.set_default_dtype(torch.float32)
+    assert ref.weight_order is None
+    order = fast.weight_order
+    assert order is not None and torch.equal(torch.sort(order).values, torch.arange(fast.weight_numel))
+    weight = torch.randn(sh.shape[0], fast.weight_numel, dtype=torch.float64)
+    expected = ref(x, sh, weight, center, neighbor)
+    torch.testing.assert_close(fast(x, sh, weight, center, neighbor), expected, rtol=0, atol=1e-10)
+    torch.testing.assert_close(preordered(x, sh, weight[:, order], center, neighbor), expected, rtol=0, atol=1e-10)
 
 
 def test_convolution_without_edges_is_zero():

@@ -6,8 +6,9 @@ import torch
 from nequip.data import keys
 from nequip.nn.convnet import ConvNetLayer, tp_path_exists
 from nequip.nn.graph_module import SequentialGraphNetwork
-from nequip.nn.interaction import InteractionBlock, avg_num_neighbors_factors
+from nequip.nn.interaction import InteractionBlock
 from nequip.nn.kernels import ReferenceTensorProductScatter
+from nequip.nn.neighbor_norm import avg_num_neighbors_factors
 from nequip.nn.node_embedding import NodeTypeEmbed
 from nequip.nn.radial import BesselEdgeLengthEncoding, EdgeLengthNormalizer
 from nequip.nn.spherical_harmonics import SphericalHarmonicEdgeAttrs
@@ -48,11 +49,14 @@ def _build(cls, dtype=torch.float64, **kwargs):
 def test_convnet_equivariance_and_reference(l_max, parity):
     irreps, data = _embedded(l_max)
     hidden = "4x0e+4x1o+4x2e" if not parity else "4x0e+4x0o+4x1o+4x1e"
-    kwargs = dict(
-        irreps_in=irreps, feature_irreps_hidden=hidden, avg_num_neighbors={"H": 3.0, "O": 5.0}, type_names=TYPES
+    conv = dict(avg_num_neighbors={"H": 3.0, "O": 5.0}, type_names=TYPES)
+    fast = _build(ConvNetLayer, irreps_in=irreps, feature_irreps_hidden=hidden, convolution_kwargs=conv)
+    ref = _build(
+        ConvNetLayer,
+        irreps_in=irreps,
+        feature_irreps_hidden=hidden,
+        convolution_kwargs=dict(conv, tp_scatter=ReferenceTensorProductScatter),
     )
-    fast = _build(ConvNetLayer, **kwargs)
-    ref = _build(ConvNetLayer, tp_scatter=ReferenceTensorProductScatter, **kwargs)
     result = ref.load_state_dict(fast.state_dict(), strict=False)
     assert not result.unexpected_keys and all("tp_scatter.tp." in k for k in result.missing_keys)
     torch.testing.assert_close(
@@ -66,7 +70,7 @@ def test_convnet_equivariance_and_reference(l_max, parity):
         ConvNetLayer,
         irreps_in=fast.irreps_out,
         feature_irreps_hidden=fast.irreps_out[keys.NODE_FEATURES_KEY],
-        avg_num_neighbors=4.0,
+        convolution_kwargs={"avg_num_neighbors": 4.0},
         resnet=True,
     )
     assert second.resnet
@@ -134,11 +138,11 @@ def test_argument_validation():
     with pytest.raises(ValueError, match="requires fields"):
         InteractionBlock(irreps_in={keys.NODE_FEATURES_KEY: "4x0e"}, irreps_out="4x0e", avg_num_neighbors=1.0)
     with pytest.raises(ValueError, match="nonlinearity_scalars\\['e'\\]='relu'"):
-        ConvNetLayer(irreps, "4x0e", avg_num_neighbors=1.0, nonlinearity_scalars={"e": "relu", "o": "tanh"})
+        ConvNetLayer(irreps, "4x0e", nonlinearity_scalars={"e": "relu", "o": "tanh"})
     with pytest.raises(ValueError, match="nonlinearity_type='softmax'"):
-        ConvNetLayer(irreps, "4x0e", avg_num_neighbors=1.0, nonlinearity_type="softmax")
+        ConvNetLayer(irreps, "4x0e", nonlinearity_type="softmax")
     with pytest.raises(ValueError, match="no irrep reachable"):
-        ConvNetLayer(irreps, "4x3e", avg_num_neighbors=1.0)
+        ConvNetLayer(irreps, "4x3e", convolution_kwargs={"avg_num_neighbors": 1.0})
     assert tp_path_exists("1x1o", "1x1o", "0e") and not tp_path_exists("1x0e", "1x1o", "0e")
 
 
@@ -148,7 +152,7 @@ def test_norm_nonlinearity_is_equivariant():
         ConvNetLayer,
         irreps_in=irreps,
         feature_irreps_hidden="4x0e+4x1o",
-        avg_num_neighbors=3.0,
+        convolution_kwargs={"avg_num_neighbors": 3.0},
         nonlinearity_type="norm",
     )
     check_module_equivariance(layer, data, proper=False)
@@ -159,7 +163,11 @@ def test_convnet_compiles():
     irreps, data = _embedded(1, torch.float32)
     data = {k: (v.float() if v.is_floating_point() else v) for k, v in data.items()}
     layer = _build(
-        ConvNetLayer, dtype=torch.float32, irreps_in=irreps, feature_irreps_hidden="4x0e+4x1o", avg_num_neighbors=3.0
+        ConvNetLayer,
+        dtype=torch.float32,
+        irreps_in=irreps,
+        feature_irreps_hidden="4x0e+4x1o",
+        convolution_kwargs={"avg_num_neighbors": 3.0},
     )
     compiled = torch.compile(layer, backend="aot_eager")
     torch.testing.assert_close(

@@ -57,15 +57,34 @@ def test_scalar_mlp_graph_module():
 
 
 def test_output_order_permutes_the_last_layer_not_the_parameters():
+    kwargs = dict(hidden_layers_depth=1, hidden_layers_width=4, bias=True)
     torch.manual_seed(0)
-    mlp = ScalarMLPFunction(3, 5, hidden_layers_depth=1, hidden_layers_width=4, bias=True)
-    x = torch.randn(7, 3, dtype=torch.float64).to(torch.get_default_dtype())
-    before = mlp(x)
-    state = {k: v.clone() for k, v in mlp.state_dict().items()}
+    mlp = ScalarMLPFunction(3, 5, **kwargs)
     order = torch.tensor([4, 0, 3, 1, 2])
-    mlp.set_output_order(order)
-    torch.testing.assert_close(mlp(x), before[:, order], rtol=0, atol=1e-12)
-    assert state.keys() == mlp.state_dict().keys()
-    assert all(torch.equal(state[k], v) for k, v in mlp.state_dict().items())
-    with pytest.raises(ValueError, match="permutation of range\\(5\\)"):
-        mlp.set_output_order(torch.tensor([0, 0, 1, 2, 3]))
+    torch.manual_seed(0)
+    ordered = ScalarMLPFunction(3, 5, output_order=order, **kwargs)
+    x = torch.randn(7, 3, dtype=torch.float64).to(torch.get_default_dtype())
+    torch.testing.assert_close(ordered(x), mlp(x)[:, order], rtol=0, atol=1e-12)
+    assert mlp.state_dict().keys() == ordered.state_dict().keys()
+    assert all(torch.equal(mlp.state_dict()[k], v) for k, v in ordered.state_dict().items())
+    with pytest.raises(ValueError, match="output_order must be a permutation of range\\(5\\)"):
+        ScalarMLPFunction(3, 5, output_order=torch.tensor([0, 0, 1, 2, 3]))
+
+
+@pytest.mark.parametrize("parametrization", ["weight_norm", "spectral_norm", "orthogonal"])
+def test_parametrizations_and_init_modes(parametrization):
+    """Upstream's init_mode and parametrization options: same outputs shape, weights under a parametrization."""
+    torch.manual_seed(0)
+    mlp = ScalarMLPFunction(3, 2, hidden_layers_depth=1, hidden_layers_width=4, parametrization=parametrization)
+    assert mlp.is_nonlinear and mlp.num_layers == 2
+    assert all(torch.nn.utils.parametrize.is_parametrized(layer, "weight") for layer in mlp.mlp[::2])
+    assert mlp(torch.randn(5, 3)).shape == (5, 2)
+    torch.manual_seed(0)
+    normal = ScalarMLPFunction(2000, 1, init_mode="normal")
+    weight = normal.mlp[0].weight.detach()
+    assert abs(float(weight.std()) - 1.0) < 0.05 and float(weight.abs().max()) > 3**0.5  # not uniform
+    assert not normal.is_nonlinear
+    with pytest.raises(ValueError, match="init_mode='gaussian' is not allowed"):
+        ScalarMLPFunction(3, 2, init_mode="gaussian")
+    with pytest.raises(ValueError, match="parametrization='batch_norm' is not allowed"):
+        ScalarMLPFunction(3, 2, parametrization="batch_norm")

@@ -1,5 +1,6 @@
 """Tiny models and data for fast training tests."""
 
+import lightning
 import pytest
 import torch
 
@@ -49,6 +50,26 @@ def _datamodule(num_frames=6, batch_size=2, val=1):
         val_dataloader={"_target_": "torch.utils.data.DataLoader", "batch_size": 2},
         test_dataloader={"_target_": "torch.utils.data.DataLoader", "batch_size": 2},
     )
+
+
+def _cpu_trainer(**overrides):
+    """A quiet one-epoch CPU trainer (no logger, checkpoints or progress bar unless overridden)."""
+    options = dict(
+        accelerator="cpu",
+        max_epochs=1,
+        inference_mode=False,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
+    options.update(overrides)
+    return lightning.Trainer(**options)
+
+
+@pytest.fixture
+def cpu_trainer():
+    return _cpu_trainer
 
 
 @pytest.fixture

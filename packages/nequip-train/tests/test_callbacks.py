@@ -24,21 +24,7 @@ def _module(config):
     )
 
 
-def _trainer(tmp_path, callbacks, epochs=1):
-    return lightning.Trainer(
-        accelerator="cpu",
-        max_epochs=epochs,
-        inference_mode=False,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        callbacks=callbacks,
-        default_root_dir=str(tmp_path),
-    )
-
-
-def test_loss_coefficient_schedule(tmp_path, tiny_model_config, tiny_datamodule):
+def test_loss_coefficient_schedule(tmp_path, cpu_trainer, tiny_model_config, tiny_datamodule):
     seen = []
 
     class Record(lightning.pytorch.callbacks.Callback):
@@ -47,21 +33,23 @@ def test_loss_coefficient_schedule(tmp_path, tiny_model_config, tiny_datamodule)
 
     module = _module(tiny_model_config())
     schedule = LossCoefficientScheduler({1: {"forces_mse": 3.0, "per_atom_energy_mse": 1.0}})
-    _trainer(tmp_path, [schedule, Record()], epochs=2).fit(module, datamodule=tiny_datamodule())
+    cpu_trainer(callbacks=[schedule, Record()], max_epochs=2, default_root_dir=str(tmp_path)).fit(
+        module, datamodule=tiny_datamodule()
+    )
     assert seen[0]["forces_mse"] == pytest.approx(0.5)
     assert seen[1]["forces_mse"] == pytest.approx(0.75)
     with pytest.raises(ValueError, match="not loss terms"):
-        _trainer(tmp_path, [LossCoefficientScheduler({0: {"energy_mse": 1.0}})]).fit(
+        cpu_trainer(callbacks=[LossCoefficientScheduler({0: {"energy_mse": 1.0}})]).fit(
             _module(tiny_model_config()), datamodule=tiny_datamodule()
         )
 
 
-def test_xyz_writer_and_parity_plot(tmp_path, tiny_model_config, tiny_datamodule):
+def test_xyz_writer_and_parity_plot(tmp_path, cpu_trainer, tiny_model_config, tiny_datamodule):
     module = _module(tiny_model_config())
     writer = TestTimeXYZFileWriter(str(tmp_path / "out" / "test"), chemical_symbols=["Cu", "Au"])
     parity = ParityPlot()
     datamodule = tiny_datamodule(num_frames=8, val=1)  # 1 test frame
-    _trainer(tmp_path, [writer, parity]).test(module, datamodule=datamodule)
+    cpu_trainer(callbacks=[writer, parity], default_root_dir=str(tmp_path)).test(module, datamodule=datamodule)
     frames = ase.io.read(writer.path(0), index=":")
     assert len(frames) == 1
     datamodule.setup("test")

@@ -19,6 +19,7 @@ from .keys import (
     EDGE_CELL_SHIFT_KEY,
     EDGE_INDEX_KEY,
     EDGE_LENGTH_KEY,
+    EDGE_TRANSPOSE_PERM_KEY,
     EDGE_VECTORS_KEY,
     NUM_NODES_KEY,
     POSITIONS_KEY,
@@ -76,17 +77,21 @@ def batched_from_list(data_list: List[Type]) -> Type:
             )
 
     out: Type = {}
-    node_counts = torch.tensor([num_nodes(d) for d in data_list])
-    frame_counts = torch.tensor([num_frames(d) for d in data_list])
-    node_offsets = torch.cumsum(node_counts, 0) - node_counts
-    frame_offsets = torch.cumsum(frame_counts, 0) - frame_counts
+
+    def offsets(counts: List[int]) -> List[int]:
+        return [sum(counts[:i]) for i in range(len(counts))]
+
+    node_offsets = offsets([num_nodes(d) for d in data_list])
+    frame_offsets = offsets([num_frames(d) for d in data_list])
     for field in fields:
         tensors = [d[field] for d in data_list]
         if field == EDGE_INDEX_KEY:
-            tensors = [t + int(off) for t, off in zip(tensors, node_offsets)]
-            out[field] = torch.cat(tensors, dim=1)
+            out[field] = torch.cat([t + off for t, off in zip(tensors, node_offsets)], dim=1)
         elif field == BATCH_KEY:
-            out[field] = torch.cat([t + int(off) for t, off in zip(tensors, frame_offsets)])
+            out[field] = torch.cat([t + off for t, off in zip(tensors, frame_offsets)])
+        elif field == EDGE_TRANSPOSE_PERM_KEY:  # edge indices: offset by the edges before each frame
+            edge_offsets = offsets([num_edges(d) for d in data_list])
+            out[field] = torch.cat([t + off for t, off in zip(tensors, edge_offsets)])
         else:
             out[field] = torch.cat(tensors, dim=0)
     return out
@@ -118,9 +123,26 @@ def frame_from_batched(batched_data: Type, index: int) -> Type:
             out[field] = value[index : index + 1]
         elif field == EDGE_INDEX_KEY:
             out[field] = value[:, edge_mask] - start
+        elif field == EDGE_TRANSPOSE_PERM_KEY:
+            out[field] = select_edge_permutation(value, edge_mask)
         else:
             out[field] = value[edge_mask]
     return out
+
+
+def select_edge_permutation(permutation: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """A permutation of edges restricted to the kept edges, in the numbering of the kept edges.
+
+    Args:
+        permutation: (E,) int64, an ordering of the E edges (e.g. ``edge_transpose_perm``).
+        keep: (E,) bool, the edges that remain.
+
+    Returns:
+        (E_kept,) int64: the kept edges in the order ``permutation`` puts them, numbered
+        0..E_kept-1 by their position among the kept edges.
+    """
+    new_position = torch.cumsum(keep.to(torch.long), 0) - 1
+    return new_position[permutation[keep[permutation]]]
 
 
 def to_(

@@ -40,7 +40,7 @@ def _as_tensor_3x3(field: str, value) -> np.ndarray:
 
 
 def _to_tensor(field: str, value, n_atoms: int) -> torch.Tensor:
-    if is_cartesian_tensor_field(field):
+    if is_cartesian_tensor_field(field) and get_field_type(field) == "graph":
         return torch.from_numpy(_as_tensor_3x3(field, value)).unsqueeze(0)
     dtype = torch.long if is_long_field(field) else torch.float64
     tensor = torch.as_tensor(np.asarray(value), dtype=dtype)

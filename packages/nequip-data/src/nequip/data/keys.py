@@ -18,6 +18,9 @@ EDGE_CELL_SHIFT_KEY: Final[str] = "edge_cell_shift"  #: (E, 3) float64, integer 
 BATCH_KEY: Final[str] = "batch"  #: (N,) int64, frame index of each atom
 NUM_NODES_KEY: Final[str] = "num_atoms"  #: (B,) int64, number of atoms of each frame
 FRAME_INDEX_KEY: Final[str] = "frame_index"  #: (B,) int64, index of the frame in its dataset
+DATASET_KEY: Final[str] = "dataset"  #: (B, 1) int64, which data set a frame comes from (``DatasetIndexTransform``)
+#: (E,) int64, the edges' order sorted by (neighbor j, center i): a permutation of the edge list
+EDGE_TRANSPOSE_PERM_KEY: Final[str] = "edge_transpose_perm"
 
 # === derived edge and node quantities (written by models) ===
 EDGE_VECTORS_KEY: Final[str] = "edge_vectors"  #: (E, 3), r_ij = pos[j] - pos[i] + S @ cell
@@ -28,6 +31,7 @@ EDGE_CUTOFF_KEY: Final[str] = "edge_cutoff"  #: (E, 1), smooth cutoff envelope v
 EDGE_ATTRS_KEY: Final[str] = "edge_attrs"  #: (E, irreps), spherical harmonics of r_ij
 EDGE_EMBEDDING_KEY: Final[str] = "edge_embedding"  #: (E, num_basis), radial basis of ``|r_ij|``
 EDGE_FEATURES_KEY: Final[str] = "edge_features"  #: (E, irreps), learned edge features
+EDGE_ENERGY_KEY: Final[str] = "edge_energy"  #: (E, 1), energy of each edge (edge-based models, e.g. Allegro)
 NODE_ATTRS_KEY: Final[str] = "node_attrs"  #: (N, irreps), fixed node attributes (type one-hot)
 NODE_FEATURES_KEY: Final[str] = "node_features"  #: (N, irreps), learned node features
 
@@ -39,6 +43,7 @@ FORCE_KEY: Final[str] = "forces"  #: (N, 3) float64, energy/length; -dE/dr
 STRESS_KEY: Final[str] = "stress"  #: (B, 3, 3) float64, energy/length^3; (1/V) dE/d(strain)
 VIRIAL_KEY: Final[str] = "virial"  #: (B, 3, 3) float64, energy; -dE/d(strain)
 PER_ATOM_STRESS_KEY: Final[str] = "stresses"  #: (N, 3, 3) float64, energy/length^3
+PARTIAL_FORCE_KEY: Final[str] = "partial_forces"  #: (N, N, 3) float64, energy/length; -dE_i/dr_j
 
 # === other common per-frame and per-atom labels ===
 TOTAL_MAGMOM_KEY: Final[str] = "magmom"  #: (B, 1), total magnetic moment
@@ -48,11 +53,12 @@ TOTAL_CHARGE_KEY: Final[str] = "charge"  #: (B, 1), total charge, elementary cha
 TOTAL_SPIN_KEY: Final[str] = "spin"  #: (B, 1), total spin multiplicity
 DIPOLE_KEY: Final[str] = "dipole"  #: (B, 3), dipole moment, charge*length
 
-# Short names used in logged metric names, e.g. ``val0_epoch/forces_mae`` -> ``F``.
+# Short names used in automatic statistic names (``F_rms`` for the RMS of ``forces``),
+# those of upstream NequIP; other fields are named in full (``stress_rms``).
 ABBREV: Final[dict] = {
     TOTAL_ENERGY_KEY: "E",
     PER_ATOM_ENERGY_KEY: "Ei",
     FORCE_KEY: "F",
-    STRESS_KEY: "S",
-    VIRIAL_KEY: "V",
+    TOTAL_MAGMOM_KEY: "M",
+    CHARGE_KEY: "Q",
 }

@@ -1,4 +1,4 @@
-"""nequip.model: NequIP model builders, and loading models from checkpoints.
+"""nequip.model: NequIP model builders, loading models from checkpoints and packages, and modifying them.
 
 A config's ``model:`` section names a builder and its hyperparameters::
 
@@ -15,7 +15,7 @@ A config's ``model:`` section names a builder and its hyperparameters::
 
 from nequip.nn.build_scope import MODEL_DTYPES
 
-from .builder import COMPILE_MODES, model_builder, model_from_config, override_model_compile_mode
+from .builder import COMPILE_MODES, model_builder, override_model_compile_mode
 from .checkpoint import (
     CHECKPOINT_FORMAT_VERSION,
     CHECKPOINT_KEY,
@@ -26,9 +26,22 @@ from .checkpoint import (
 )
 from .export import EXPORT_MODES, ExportedModel, export_model, load_exported_model
 from .full_model import FullNequIPGNNModel
+from .modifiers import modify
 from .nequip_gnn import NequIPGNNEnergyModel, NequIPGNNModel
 from .nequip_gnn_presets import NEQUIP_GNN_PRESETS, PRESET_SHARED_DEFAULTS, PresetNequIPGNNModel
+from .package import (
+    PACKAGE_FORMAT_VERSION,
+    ModelFromPackage,
+    ModelTypeNamesFromPackage,
+    cutoff_radius_from_package,
+    read_package_metadata,
+    save_package,
+    type_names_from_package,
+)
+from .param_groups import MuonParamGroups
+from .sources import MODEL_LOADERS, model_from_config
 from .torch_compile import CompileGraphModel
+from .zbl_pair_potential import ZBLPairPotential
 
 __all__ = [
     "model_builder",
@@ -44,6 +57,17 @@ __all__ = [
     "PRESET_SHARED_DEFAULTS",
     "CompileGraphModel",
     "ModelFromCheckpoint",
+    "ModelFromPackage",
+    "ModelTypeNamesFromPackage",
+    "type_names_from_package",
+    "cutoff_radius_from_package",
+    "save_package",
+    "read_package_metadata",
+    "PACKAGE_FORMAT_VERSION",
+    "MODEL_LOADERS",
+    "modify",
+    "ZBLPairPotential",
+    "MuonParamGroups",
     "CHECKPOINT_KEY",
     "CHECKPOINT_FORMAT_VERSION",
     "model_checkpoint_payload",

@@ -17,7 +17,7 @@ keyword arguments that the decorator consumes:
 ``type_names`` is also required. The result is wrapped with its metadata (type names,
 ``r_max``, dtype, per-edge-type cutoffs) and carries its config as plain data with a
 ``_target_`` (``model.model_config``), from which :mod:`nequip.model.checkpoint`
-rebuilds it.
+rebuilds it (:func:`~nequip.model.sources.model_from_config`).
 
 Builders can be nested: a builder called while another is building returns the bare
 graph module (no wrapper, no reseeding), inheriting ``type_names`` from the outer call.
@@ -50,11 +50,9 @@ import contextvars
 import functools
 import importlib
 import inspect
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence
 
-import torch
-
-from nequip.data.instantiation import locate, to_plain
+from nequip.data.instantiation import to_plain
 from nequip.nn.build_scope import check_model_dtype, default_dtype, seeded_rng
 from nequip.nn.graph_module import GraphModel, GraphModuleMixin
 from nequip.nn.radial import per_edge_type_cutoff_dict, per_edge_type_cutoff_table
@@ -92,28 +90,10 @@ def override_model_compile_mode(compile_mode: str) -> Iterator[None]:
         _COMPILE_OVERRIDE.reset(token)
 
 
-def model_from_config(config: Mapping[str, Any]) -> torch.nn.Module:
-    """Build a model from its config dict: the builder named by ``_target_`` called with the other entries.
-
-    As upstream NequIP's training module does, the call is *not* recursive: nested
-    ``_target_`` dicts (e.g. ``pair_potential``) are passed to the builder as they are, and
-    the builder builds them with the arguments they need (``type_names``, ``irreps_in``).
-    OmegaConf configs are converted to plain data first.
-
-    Raises:
-        ValueError: if ``config`` has no ``_target_`` or it does not name a model builder.
-    """
-    config = to_plain(config)
-    if not isinstance(config, dict) or "_target_" not in config:
-        raise ValueError(f"a model config must be a dict with a _target_, got {config!r}")
-    kwargs = dict(config)
-    target_path = kwargs.pop("_target_")
-    target = locate(target_path)
-    if not getattr(target, "is_nequip_model_builder", False):
-        raise ValueError(
-            f"model config _target_ {target_path!r} is not a model builder (a function decorated with model_builder)"
-        )
-    return target(**kwargs)
+def is_model_builder(target: Any) -> bool:
+    """Whether ``target`` is a model builder: a function decorated with :func:`model_builder`, or a
+    hand-written builder that declares ``is_nequip_model_builder = True`` (see the extension guide)."""
+    return callable(target) and getattr(target, "is_nequip_model_builder", False) is True
 
 
 def _check_seed(seed: Any) -> int:

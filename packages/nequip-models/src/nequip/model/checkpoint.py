@@ -22,8 +22,9 @@ Everything else in the file (optimizer states, Lightning's own keys, ...) is ign
 here. The whole file must load with ``torch.load(weights_only=True)``: plain containers,
 numbers, strings and tensors only, so that loading runs no code from the file. For the
 same reason, the config's top-level ``_target_`` must name a model builder (a function
-decorated with :func:`~nequip.model.model_builder`) and any nested ``_target_`` a graph
-module class (e.g. a ``pair_potential``).
+decorated with :func:`~nequip.model.model_builder`) or :func:`~nequip.model.modify` around
+one, and any nested ``_target_`` a graph module class (e.g. a ``pair_potential``); see
+:func:`~nequip.model.sources.check_stored_model_config`.
 
 Writing: a trainer calls :func:`model_checkpoint_payload` (e.g. in Lightning's
 ``on_save_checkpoint``: ``checkpoint[CHECKPOINT_KEY] = model_checkpoint_payload(model, ema)``)
@@ -46,10 +47,9 @@ from typing import Any, Dict, Mapping, Optional
 
 import torch
 
-from nequip.data.instantiation import locate
-from nequip.nn.graph_module import GraphModuleMixin
-
-from .builder import COMPILE_MODES, model_from_config, override_model_compile_mode
+from .builder import COMPILE_MODES, override_model_compile_mode
+from .sources import check_stored_model_config, model_from_config
+from .upstream_checkpoint import convert_upstream_checkpoint, is_upstream_checkpoint, upstream_model_config
 
 #: Top-level key of a checkpoint dict under which the model is stored.
 CHECKPOINT_KEY = "nequip_model"
@@ -131,43 +131,19 @@ def save_model_checkpoint(
     torch.save(checkpoint, path)
 
 
-def _check_targets(config: Any, path: str, top: bool) -> None:
-    if isinstance(config, list):
-        for i, item in enumerate(config):
-            _check_targets(item, f"{path}[{i}]", False)
-        return
-    if not isinstance(config, dict):
-        return
-    if "_target_" in config:
-        target = locate(config["_target_"])
-        if top and not getattr(target, "is_nequip_model_builder", False):
-            raise ValueError(f"checkpoint config _target_ {config['_target_']!r} is not a model builder")
-        if not top and not (isinstance(target, type) and issubclass(target, GraphModuleMixin)):
-            raise ValueError(f"checkpoint config {path}._target_ {config['_target_']!r} is not a graph module class")
-    for key, item in config.items():
-        _check_targets(item, f"{path}.{key}", False)
-
-
-def read_model_checkpoint(checkpoint_path: str) -> Dict[str, Any]:
-    """Load and validate the :data:`CHECKPOINT_KEY` entry of a checkpoint file.
-
-    Returns:
-        the payload dict (``format_version``, ``config``, ``state_dict``, optional ``ema_state_dict``).
-
-    Raises:
-        ValueError: for a missing file, a file ``torch.load(weights_only=True)`` cannot read
-            (not a torch file, or holding objects other than plain data and tensors), or a
-            dict without a valid model entry (what is wrong is named).
-    """
+def _load_checkpoint_file(checkpoint_path: str) -> Any:
     if not os.path.isfile(checkpoint_path):
         raise ValueError(f"checkpoint_path {checkpoint_path!r} is not a file")
     try:
-        checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        return torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch.load raises many types on foreign files (e.g. KeyError)
         raise ValueError(
             f"cannot read {checkpoint_path!r} as a checkpoint with torch.load(weights_only=True) (a torch file of "
             f"plain containers and tensors): {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         ) from err
+
+
+def _checked_payload(checkpoint: Any, checkpoint_path: str) -> Dict[str, Any]:
     if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint:
         found = sorted(checkpoint)[:10] if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise ValueError(
@@ -192,19 +168,57 @@ def read_model_checkpoint(checkpoint_path: str) -> Dict[str, Any]:
     ema = payload.get("ema_state_dict")
     if ema is not None and not isinstance(ema, dict):
         raise ValueError(f"{checkpoint_path!r}: entry {CHECKPOINT_KEY}.ema_state_dict must be a dict or None")
-    _check_targets(payload["config"], "config", True)
+    check_stored_model_config(payload["config"], checkpoint_path)
     return payload
+
+
+def read_model_checkpoint(checkpoint_path: str) -> Dict[str, Any]:
+    """Load and validate the :data:`CHECKPOINT_KEY` entry of a checkpoint file.
+
+    Returns:
+        the payload dict (``format_version``, ``config``, ``state_dict``, optional ``ema_state_dict``).
+
+    Raises:
+        ValueError: for a missing file, a file ``torch.load(weights_only=True)`` cannot read
+            (not a torch file, or holding objects other than plain data and tensors), or a
+            dict without a valid model entry (what is wrong is named).
+    """
+    return _checked_payload(_load_checkpoint_file(checkpoint_path), checkpoint_path)
+
+
+def _load_weights(model: torch.nn.Module, state_dict, ema, checkpoint_path: str) -> None:
+    try:
+        model.load_state_dict(state_dict, strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"{checkpoint_path!r}: the stored state_dict does not fit the rebuilt model: {err}") from err
+    if ema is not None:
+        missing_params = sorted(name for name, _ in model.named_parameters() if name not in ema)
+        if missing_params:
+            raise ValueError(f"{checkpoint_path!r}: ema_state_dict lacks parameters {missing_params[:5]}")
+        result = model.load_state_dict(ema, strict=False)
+        if result.unexpected_keys:
+            raise ValueError(
+                f"{checkpoint_path!r}: ema_state_dict has names the model does not have: {result.unexpected_keys[:5]}"
+            )
 
 
 def ModelFromCheckpoint(checkpoint_path: str, compile_mode: str = "eager") -> torch.nn.Module:
     """Rebuild the model of a checkpoint file, with its EMA weights when it has them.
 
-    For evaluation and MD (``model = ModelFromCheckpoint("best.ckpt").eval()``). It is not a
-    model builder, so a training config's ``model:`` cannot name it: continue a run with
-    ``ckpt_path`` instead.
+    For evaluation and MD (``model = ModelFromCheckpoint("best.ckpt").eval()``), and as the
+    model source of a training config, to fine-tune a trained model::
+
+        model:
+          _target_: nequip.model.ModelFromCheckpoint
+          checkpoint_path: pretrained/best.ckpt
 
     The model is built from the stored config (same architecture, dtype and type names),
-    then the stored ``state_dict`` is loaded, then the EMA weights if present.
+    then the stored ``state_dict`` is loaded, then the EMA weights if present. Its
+    ``model_config`` is the stored config, so a checkpoint of a model fine-tuned from it
+    rebuilds without this file (see :mod:`nequip.model.sources`).
+
+    Checkpoints written by upstream NequIP 0.19's ``nequip-train`` are read too, converted
+    on load (:mod:`nequip.model.upstream_checkpoint`).
 
     Args:
         checkpoint_path: path of a checkpoint file (see the module docstring).
@@ -219,21 +233,17 @@ def ModelFromCheckpoint(checkpoint_path: str, compile_mode: str = "eager") -> to
     """
     if compile_mode not in COMPILE_MODES:
         raise ValueError(f"compile_mode={compile_mode!r} is not allowed; allowed are {list(COMPILE_MODES)}")
-    payload = read_model_checkpoint(checkpoint_path)
-    with override_model_compile_mode(compile_mode):
-        model = model_from_config(payload["config"])
-    try:
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except RuntimeError as err:
-        raise ValueError(f"{checkpoint_path!r}: the stored state_dict does not fit the rebuilt model: {err}") from err
-    ema = payload.get("ema_state_dict")
-    if ema is not None:
-        missing_params = sorted(name for name, _ in model.named_parameters() if name not in ema)
-        if missing_params:
-            raise ValueError(f"{checkpoint_path!r}: ema_state_dict lacks parameters {missing_params[:5]}")
-        result = model.load_state_dict(ema, strict=False)
-        if result.unexpected_keys:
-            raise ValueError(
-                f"{checkpoint_path!r}: ema_state_dict has names the model does not have: {result.unexpected_keys[:5]}"
-            )
+    checkpoint = _load_checkpoint_file(checkpoint_path)
+    if isinstance(checkpoint, dict) and CHECKPOINT_KEY not in checkpoint and is_upstream_checkpoint(checkpoint):
+        config = upstream_model_config(checkpoint, checkpoint_path)
+        check_stored_model_config(config, checkpoint_path)
+        with override_model_compile_mode(compile_mode):
+            model = model_from_config(config)
+        state_dict, ema = convert_upstream_checkpoint(checkpoint, model, checkpoint_path)
+    else:
+        payload = _checked_payload(checkpoint, checkpoint_path)
+        with override_model_compile_mode(compile_mode):
+            model = model_from_config(payload["config"])
+        state_dict, ema = payload["state_dict"], payload.get("ema_state_dict")
+    _load_weights(model, state_dict, ema, checkpoint_path)
     return model

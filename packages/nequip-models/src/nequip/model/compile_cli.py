@@ -1,7 +1,8 @@
 """``nequip-compile CHECKPOINT OUTPUT [--mode aotinductor|export] [--device cpu|cuda] [--cpu-threads N]``.
 
-Exports the model of a checkpoint (EMA weights when present; a nequip-train ``.ckpt`` or
-a file of ``nequip.model.save_model_checkpoint``) to one deployable ``.pt2`` file with its
+Exports the model of a checkpoint (EMA weights when present; a nequip-train ``.ckpt``, a
+file of ``nequip.model.save_model_checkpoint`` or an upstream NequIP checkpoint) or of a
+package (``.nequip.zip`` of ``nequip-package``) to one deployable ``.pt2`` file with its
 metadata, checks it against the eager model on two example frames, and prints the
 metadata. Load it with ``NequIPCalculator.from_compiled_model(OUTPUT)`` or
 ``nequip.model.export.load_exported_model(OUTPUT)``. See :mod:`nequip.model.export`.
@@ -19,9 +20,11 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="nequip-compile",
-        description="Export the model of a NequIP checkpoint to one deployable .pt2 file (torch.export / AOTInductor).",
+        description="Export the model of a NequIP checkpoint or package to one deployable .pt2 file (torch.export / AOTInductor).",
     )
-    parser.add_argument("checkpoint", help="checkpoint file (nequip-train .ckpt or save_model_checkpoint file)")
+    parser.add_argument(
+        "checkpoint", help="checkpoint file (nequip-train .ckpt or save_model_checkpoint file) or package (.nequip.zip)"
+    )
     parser.add_argument("output", help="file to write (.pt2)")
     parser.add_argument(
         "--mode",
@@ -41,12 +44,12 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     import torch
 
-    from .checkpoint import ModelFromCheckpoint
     from .export import export_model
+    from .package import load_saved_model
 
     try:
         device = torch.device(args.device)
-        model = ModelFromCheckpoint(args.checkpoint)
+        model = load_saved_model(args.checkpoint)
         metadata = export_model(model, args.output, mode=args.mode, device=device, cpu_threads=args.cpu_threads)
     except (ValueError, RuntimeError) as err:
         print(f"nequip-compile: error: {err}", file=sys.stderr)

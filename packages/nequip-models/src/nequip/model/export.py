@@ -27,7 +27,7 @@ about as slow (figures in ``docs/benchmarks.md``).
 
 One exported model evaluates one frame per call (``num_atoms`` of shape (1,), as in
 molecular dynamics), with any number (>= 2) of atoms and edges, periodic or not. A model
-that computes its radial networks once per pair of edges (``GraphModel.pair_ordered_edges``,
+that computes its radial networks once per pair of edges (``GraphModel.orders_edges_in_pairs``,
 recorded as ``pair_ordered_edges`` in the metadata) is exported for edges in pair order;
 the loaded model brings any full neighbor list into it before calling the graph, as
 ``GraphModel`` does.
@@ -48,25 +48,28 @@ import numpy as np
 import torch
 
 from nequip.data import AtomicDataDict, keys
-from nequip.data.neighborlist import edge_pair_order
+from nequip.data.neighborlist import edge_pair_order, permute_edges_
 from nequip.data.transforms import NeighborListTransform
-from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel, permute_edges_
+from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel
 from nequip.nn.kernels import traced_for_graph_compiler
 
 from .torch_compile import _no_duck_shapes, max_relative_deviation
 
 #: ``mode`` values of :func:`export_model` (and ``nequip-compile --mode``).
 EXPORT_MODES = ("aotinductor", "export")
+#: Input fields of an exported model, in the order of its positional arguments, each with
+#: its dynamic dimensions: ``{axis: "atoms" or "edges"}`` (empty: every size is fixed).
+EXPORT_INPUTS: Dict[str, Dict[int, str]] = {
+    keys.POSITIONS_KEY: {0: "atoms"},
+    keys.EDGE_INDEX_KEY: {1: "edges"},
+    keys.EDGE_CELL_SHIFT_KEY: {0: "edges"},
+    keys.CELL_KEY: {},
+    keys.ATOM_TYPE_KEY: {0: "atoms"},
+    keys.BATCH_KEY: {0: "atoms"},
+    keys.NUM_NODES_KEY: {},
+}
 #: Input fields of an exported model, in the order of its positional arguments.
-EXPORT_INPUT_FIELDS = (
-    keys.POSITIONS_KEY,
-    keys.EDGE_INDEX_KEY,
-    keys.EDGE_CELL_SHIFT_KEY,
-    keys.CELL_KEY,
-    keys.ATOM_TYPE_KEY,
-    keys.BATCH_KEY,
-    keys.NUM_NODES_KEY,
-)
+EXPORT_INPUT_FIELDS = tuple(EXPORT_INPUTS)
 EXPORT_FORMAT = "nequip-exported-model"
 EXPORT_FORMAT_VERSION = 1
 _METADATA_FILE = "nequip_metadata.json"
@@ -205,14 +208,15 @@ def export_model(
     model = copy.deepcopy(model).to(device).eval()
     for param in model.parameters():
         param.requires_grad_(False)
-    # edges are brought into pair order outside the traced graph (by _export_inputs)
-    pair_ordered_edges, model.pair_ordered_edges = model.pair_ordered_edges, False
+    # edges are brought into pair order outside the traced graph (by _export_inputs), which
+    # calls the model's forward_prepared directly
+    pair_ordered_edges = model.orders_edges_in_pairs
     if validation_frames is None:
         validation_frames = [example_frame(model.type_names, model.r_max, repeat) for repeat in (3, 4)]
     example = _export_inputs(validation_frames[0], device, pair_ordered_edges)
 
     def eager(*args: torch.Tensor) -> Dict[str, torch.Tensor]:
-        return GraphModel.forward(model, dict(zip(EXPORT_INPUT_FIELDS, args)))
+        return model.forward_prepared(dict(zip(EXPORT_INPUT_FIELDS, args)))
 
     output_fields = [field for field in FLOAT64_OUTPUT_FIELDS if field in eager(*example)]
 
@@ -222,10 +226,14 @@ def export_model(
 
     with _no_duck_shapes(), traced_for_graph_compiler(model):
         traced = make_fx(flat, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
-    atoms = Dim("num_atoms", min=2)
-    # pair order: an even number of edges (the traced graph splits them in halves)
-    edges = 2 * Dim("num_edge_pairs", min=1) if pair_ordered_edges else Dim("num_edges", min=2)
-    dynamic = ({0: atoms}, {1: edges}, {0: edges}, None, {0: atoms}, {0: atoms}, None)
+    sizes = {
+        "atoms": Dim("num_atoms", min=2),
+        # pair order: an even number of edges (the traced graph splits them in halves)
+        "edges": 2 * Dim("num_edge_pairs", min=1) if pair_ordered_edges else Dim("num_edges", min=2),
+    }
+    dynamic = tuple(
+        {axis: sizes[size] for axis, size in EXPORT_INPUTS[field].items()} or None for field in EXPORT_INPUT_FIELDS
+    )
     program = torch.export.export(traced, tuple(example), dynamic_shapes=dynamic)
 
     metadata = exported_metadata(model, mode, output_fields, device, cpu_threads, pair_ordered_edges)

@@ -101,6 +101,7 @@ def FullNequIPGNNModel(
     pair_potential: Optional[Any] = None,
     do_derivatives: bool = True,
     convnet_sc: bool = True,
+    learnable_shift: bool = False,
     convnet_resnet: bool = False,
     convnet_nonlinearity_type: str = "gate",
     convnet_nonlinearity_scalars: Optional[Dict[str, str]] = None,
@@ -142,6 +143,10 @@ def FullNequIPGNNModel(
             or a built graph module (default ``None``).
         do_derivatives: compute forces, stress and virial by autograd (default ``True``).
         convnet_sc: self-connections in the convnet layers after the first (default ``True``).
+        learnable_shift: the first layer too gets the self-connection and the residual
+            update (as ``convnet_sc`` and ``convnet_resnet`` enable them), so that an isolated
+            atom's energy is learned instead of fixed to its per-type shift (default
+            ``False``; needs ``convnet_sc`` or ``convnet_resnet``).
         convnet_resnet: residual updates in the layers after the first (default ``False``).
         convnet_nonlinearity_type: ``gate`` (default) or ``norm``.
         convnet_nonlinearity_scalars: ``{"e": ..., "o": ...}`` (default silu/tanh).
@@ -183,6 +188,7 @@ def FullNequIPGNNModel(
         ("per_type_energy_shifts_trainable", per_type_energy_shifts_trainable),
         ("do_derivatives", do_derivatives),
         ("convnet_sc", convnet_sc),
+        ("learnable_shift", learnable_shift),
         ("convnet_resnet", convnet_resnet),
     ):
         check_bool(flag, name)
@@ -226,6 +232,7 @@ def FullNequIPGNNModel(
         readout_mlp_hidden_layers_width=readout_mlp_hidden_layers_width,
         readout_mlp_nonlinearity=readout_mlp_nonlinearity,
         convnet_sc=convnet_sc,
+        learnable_shift=learnable_shift,
         convnet_resnet=convnet_resnet,
         convnet_nonlinearity_type=convnet_nonlinearity_type,
         convnet_nonlinearity_scalars=scalars,

@@ -23,6 +23,7 @@ Example (the model section of upstream NequIP's tutorial, without dataset statis
       per_type_energy_scales: 1.5
 """
 
+import inspect
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from e3nn import o3
@@ -39,7 +40,6 @@ def hidden_irreps(num_features: List[int], l_max: int, parity: bool) -> o3.Irrep
     )
 
 
-@model_builder
 def NequIPGNNModel(
     r_max: float,
     type_names: Sequence[str],
@@ -64,8 +64,18 @@ def NequIPGNNModel(
     per_type_energy_shifts_trainable: bool = False,
     pair_potential: Optional[Any] = None,
     do_derivatives: bool = True,
+    convnet_sc: bool = True,
+    learnable_shift: bool = False,
+    convnet_resnet: bool = False,
+    convnet_nonlinearity_type: str = "gate",
+    convnet_nonlinearity_scalars: Optional[Dict[str, str]] = None,
+    convnet_nonlinearity_gates: Optional[Dict[str, str]] = None,
 ):
     """NequIP GNN model predicting energies and, by default, forces and stress.
+
+    The arguments from ``readout_mlp_hidden_layers_depth`` on (and ``r_max``, ``type_names``)
+    are passed to :func:`~nequip.model.FullNequIPGNNModel` unchanged, as upstream NequIP
+    passes its extra keyword arguments.
 
     Besides the builder arguments ``seed`` (int), ``model_dtype`` (``float32`` or
     ``float64``) and ``compile_mode`` (``eager`` or ``compile``), see
@@ -103,6 +113,14 @@ def NequIPGNNModel(
         pair_potential: e.g. ``{_target_: nequip.nn.pair_potential.ZBL, units: metal,
             chemical_species: [...]}``, or a built graph module (default ``None``).
         do_derivatives: compute forces and stress by autograd (default ``True``).
+        convnet_sc: self-connections in the convnet layers after the first (default ``True``).
+        learnable_shift: self-connection and residual (as enabled) in the first layer too,
+            so that an isolated atom's energy is learned rather than its per-type shift
+            (default ``False``).
+        convnet_resnet: residual updates in the layers after the first (default ``False``).
+        convnet_nonlinearity_type: ``gate`` (default) or ``norm``.
+        convnet_nonlinearity_scalars: ``{"e": ..., "o": ...}`` (default silu/tanh).
+        convnet_nonlinearity_gates: ``{"e": ..., "o": ...}`` (default silu/tanh).
 
     Returns:
         a ``GraphModel`` (``CompileGraphModel`` with ``compile_mode="compile"``).
@@ -146,34 +164,24 @@ def NequIPGNNModel(
         per_type_energy_shifts_trainable=per_type_energy_shifts_trainable,
         pair_potential=pair_potential,
         do_derivatives=do_derivatives,
+        convnet_sc=convnet_sc,
+        learnable_shift=learnable_shift,
+        convnet_resnet=convnet_resnet,
+        convnet_nonlinearity_type=convnet_nonlinearity_type,
+        convnet_nonlinearity_scalars=convnet_nonlinearity_scalars,
+        convnet_nonlinearity_gates=convnet_nonlinearity_gates,
     )
 
 
-@model_builder
-def NequIPGNNEnergyModel(
-    r_max: float,
-    type_names: Sequence[str],
-    num_layers: int = 4,
-    l_max: int = 1,
-    parity: bool = True,
-    num_features: Union[int, List[int]] = 32,
-    type_embed_num_features: Optional[int] = None,
-    radial_mlp_depth: int = 1,
-    radial_mlp_width: int = 128,
-    readout_mlp_hidden_layers_depth: int = 0,
-    readout_mlp_hidden_layers_width: Optional[int] = None,
-    readout_mlp_nonlinearity: Optional[str] = "silu",
-    per_edge_type_cutoff: Optional[Dict[str, Union[float, Dict[str, float]]]] = None,
-    num_bessels: int = 8,
-    bessel_trainable: bool = False,
-    polynomial_cutoff_p: int = 6,
-    avg_num_neighbors: Optional[Union[float, Dict[str, float]]] = None,
-    per_type_energy_scales: Optional[Union[float, Dict[str, float]]] = None,
-    per_type_energy_shifts: Optional[Union[float, Dict[str, float]]] = None,
-    per_type_energy_scales_trainable: bool = False,
-    per_type_energy_shifts_trainable: bool = False,
-    pair_potential: Optional[Any] = None,
-):
+# the energy model takes exactly NequIPGNNModel's arguments but do_derivatives: its signature
+# is derived from NequIPGNNModel's, so that the two cannot drift apart
+_ENERGY_MODEL_SIGNATURE = inspect.signature(NequIPGNNModel).replace(
+    parameters=[p for p in inspect.signature(NequIPGNNModel).parameters.values() if p.name != "do_derivatives"]
+)
+NequIPGNNModel = model_builder(NequIPGNNModel)
+
+
+def NequIPGNNEnergyModel(**hyperparameters: Any):
     """Energy-only NequIP GNN, for data sets without forces: total and per-atom energies only.
 
     Same arguments and defaults as :func:`NequIPGNNModel` except ``do_derivatives`` (always
@@ -188,28 +196,8 @@ def NequIPGNNEnergyModel(
         >>> sorted(field for field in model.irreps_out if "energy" in field)
         ['atomic_energy', 'total_energy']
     """
-    return NequIPGNNModel(
-        r_max=r_max,
-        type_names=type_names,
-        num_layers=num_layers,
-        l_max=l_max,
-        parity=parity,
-        num_features=num_features,
-        type_embed_num_features=type_embed_num_features,
-        radial_mlp_depth=radial_mlp_depth,
-        radial_mlp_width=radial_mlp_width,
-        readout_mlp_hidden_layers_depth=readout_mlp_hidden_layers_depth,
-        readout_mlp_hidden_layers_width=readout_mlp_hidden_layers_width,
-        readout_mlp_nonlinearity=readout_mlp_nonlinearity,
-        per_edge_type_cutoff=per_edge_type_cutoff,
-        num_bessels=num_bessels,
-        bessel_trainable=bessel_trainable,
-        polynomial_cutoff_p=polynomial_cutoff_p,
-        avg_num_neighbors=avg_num_neighbors,
-        per_type_energy_scales=per_type_energy_scales,
-        per_type_energy_shifts=per_type_energy_shifts,
-        per_type_energy_scales_trainable=per_type_energy_scales_trainable,
-        per_type_energy_shifts_trainable=per_type_energy_shifts_trainable,
-        pair_potential=pair_potential,
-        do_derivatives=False,
-    )
+    return NequIPGNNModel(**hyperparameters, do_derivatives=False)
+
+
+NequIPGNNEnergyModel.__signature__ = _ENERGY_MODEL_SIGNATURE
+NequIPGNNEnergyModel = model_builder(NequIPGNNEnergyModel)

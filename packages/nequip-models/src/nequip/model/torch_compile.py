@@ -36,12 +36,13 @@ model also returns are not returned in compiled calls.
 """
 
 import warnings
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 
 from nequip.data import AtomicDataDict, keys
-from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel, GraphModuleMixin, restore_edge_order_
+from nequip.data.neighborlist import restore_edge_order_
+from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel
 from nequip.nn.kernels import traced_for_graph_compiler
 
 _Variant = Tuple[Callable, Tuple[str, ...], Tuple[str, ...]]  # compiled fn, input fields, output fields
@@ -74,36 +75,19 @@ def max_relative_deviation(got: torch.Tensor, expected: torch.Tensor, offset: fl
 class CompileGraphModel(GraphModel):
     """:class:`~nequip.nn.graph_module.GraphModel` whose model runs ``torch.compile`` d (see module docstring).
 
-    Same arguments, state dict and metadata as ``GraphModel``, plus:
-
-    Args:
-        compile_backend: ``torch.compile`` backend (default ``"inductor"``).
+    Built with the same arguments as ``GraphModel``; same state dict and metadata.
 
     Attributes:
+        compile_backend: ``torch.compile`` backend (class default ``"inductor"``; set it on
+            an instance before its first call to trace with another, e.g. ``"eager"`` in tests).
         compile_disabled_reason: ``None``, or why compilation was turned off for this model.
     """
 
-    def __init__(
-        self,
-        model: GraphModuleMixin,
-        type_names: Sequence[str],
-        r_max: float,
-        model_dtype: Union[str, torch.dtype] = "float64",
-        per_edge_type_cutoff: Optional[Dict[str, Dict[str, float]]] = None,
-        model_input_fields: Optional[Mapping[str, Any]] = None,
-        metadata: Optional[Mapping[str, str]] = None,
-        compile_backend: str = "inductor",
-    ):
-        super().__init__(
-            model,
-            type_names=type_names,
-            r_max=r_max,
-            model_dtype=model_dtype,
-            per_edge_type_cutoff=per_edge_type_cutoff,
-            model_input_fields=model_input_fields,
-            metadata=metadata,
-        )
-        self.compile_backend = compile_backend
+    compile_backend: str = "inductor"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        """See :class:`~nequip.nn.graph_module.GraphModel` for the arguments."""
+        super().__init__(*args, **kwargs)
         self.compile_disabled_reason: Optional[str] = None
         self._variants: Dict[Tuple[Tuple[str, ...], bool, bool], _Variant] = {}
         self._warned: set = set()

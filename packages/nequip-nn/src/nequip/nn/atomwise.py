@@ -14,22 +14,54 @@ from .kernels.scatter import scatter_sum
 _REDUCTIONS = ("sum", "mean", "normalized_sum")
 
 
+class AtomwiseOperation(GraphModuleMixin, torch.nn.Module):
+    """Apply an e3nn-style operation (a module with ``irreps_in`` and ``irreps_out``) to a
+    node field, in place: ``data[field] = operation(data[field])``.
+
+    Args:
+        operation: the module, e.g. an ``e3nn.o3.Linear`` or ``e3nn.nn.Gate``; the field must
+            have its ``irreps_in``.
+        field: the node field.
+        irreps_in: fields available before this module.
+
+    Example:
+        >>> op = AtomwiseOperation(o3.Linear("2x0e", "3x0e"), keys.NODE_FEATURES_KEY,
+        ...                        irreps_in={keys.NODE_FEATURES_KEY: "2x0e"})
+        >>> str(op.irreps_out[keys.NODE_FEATURES_KEY])
+        '3x0e'
+    """
+
+    def __init__(self, operation: torch.nn.Module, field: str, irreps_in: Optional[Mapping[str, Any]] = None):
+        super().__init__()
+        self.operation = operation
+        self.field = field
+        self._init_irreps(
+            irreps_in=irreps_in,
+            my_irreps_in={field: operation.irreps_in},
+            irreps_out={field: operation.irreps_out},
+        )
+
+    def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
+        data[self.field] = self.operation(data[self.field])
+        return data
+
+
 class AtomwiseLinear(GraphModuleMixin, torch.nn.Module):
     """Equivariant linear map (``e3nn.o3.Linear``, no bias) of a node field.
 
     Args:
         field: input field (default ``node_features``).
         out_field: output field (default ``field``).
-        irreps_out: output irreps (default: those of ``field``).
         irreps_in: fields available before this module.
+        irreps_out: output irreps (default: those of ``field``).
     """
 
     def __init__(
         self,
         field: str = keys.NODE_FEATURES_KEY,
         out_field: Optional[str] = None,
-        irreps_out: Optional[Union[str, o3.Irreps]] = None,
         irreps_in: Optional[Mapping[str, Any]] = None,
+        irreps_out: Optional[Union[str, o3.Irreps]] = None,
     ):
         super().__init__()
         self.field = field

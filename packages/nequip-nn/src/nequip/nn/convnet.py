@@ -9,7 +9,7 @@ scalars + gates + gated irreps. ``nonlinearity_type="norm"`` instead scales each
 a nonlinearity of its norm. All nonlinearities map 0 to 0.
 """
 
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Type, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 import torch
 from e3nn import o3
@@ -18,8 +18,7 @@ from e3nn.nn import Gate, NormActivation
 from nequip.data import AtomicDataDict, keys
 
 from .graph_module import GraphModuleMixin
-from .interaction import AvgNumNeighbors, InteractionBlock
-from .kernels.tensor_product import TensorProductScatter
+from .interaction import InteractionBlock
 from .mlp import ShiftedSoftplus
 
 #: Allowed names for ``nonlinearity_scalars`` / ``nonlinearity_gates`` values.
@@ -79,9 +78,12 @@ class ConvNetLayer(GraphModuleMixin, torch.nn.Module):
     Args:
         irreps_in: available fields (see :class:`~nequip.nn.interaction.InteractionBlock`).
         feature_irreps_hidden: requested output feature irreps.
-        radial_mlp_depth: passed to the interaction block, as are ``radial_mlp_width``,
-            ``use_sc``, ``avg_num_neighbors``, ``type_names``, ``tp_scatter``,
-            ``pair_ordered_edges`` and ``node_attrs_per_type``.
+        convolution: the convolution's graph-module class, built as
+            ``convolution(irreps_in=..., irreps_out=..., **convolution_kwargs)`` (default
+            :class:`~nequip.nn.interaction.InteractionBlock`).
+        convolution_kwargs: its other arguments, e.g. ``{"radial_mlp_width": 16,
+            "avg_num_neighbors": 4.0, "use_sc": False}`` for an ``InteractionBlock``
+            (``avg_num_neighbors`` is required there).
         resnet: add the input features to the output when their irreps agree.
         nonlinearity_type: ``"gate"`` (default) or ``"norm"``.
         nonlinearity_scalars: ``{"e": name, "o": name}`` for even/odd scalars (default
@@ -93,18 +95,12 @@ class ConvNetLayer(GraphModuleMixin, torch.nn.Module):
         self,
         irreps_in: Mapping[str, Any],
         feature_irreps_hidden: Union[str, o3.Irreps],
-        radial_mlp_depth: int = 1,
-        radial_mlp_width: int = 8,
-        use_sc: bool = True,
-        avg_num_neighbors: Optional[AvgNumNeighbors] = None,
-        type_names: Optional[Sequence[str]] = None,
+        convolution: Callable[..., GraphModuleMixin] = InteractionBlock,
+        convolution_kwargs: Optional[Mapping[str, Any]] = None,
         resnet: bool = False,
         nonlinearity_type: str = "gate",
         nonlinearity_scalars: Optional[Mapping[str, str]] = None,
         nonlinearity_gates: Optional[Mapping[str, str]] = None,
-        tp_scatter: Type[torch.nn.Module] = TensorProductScatter,
-        pair_ordered_edges: bool = False,
-        node_attrs_per_type: bool = False,
     ):
         super().__init__()
         check_nonlinearity_type(nonlinearity_type)
@@ -139,18 +135,7 @@ class ConvNetLayer(GraphModuleMixin, torch.nn.Module):
                 irreps_in=conv_out, scalar_nonlinearity=act_scalars[1], normalize=True, epsilon=1e-8, bias=False
             )
         self.resnet = bool(resnet) and layer_out == feature_in
-        self.conv = InteractionBlock(
-            irreps_in=self.irreps_in,
-            irreps_out=conv_out,
-            radial_mlp_depth=radial_mlp_depth,
-            radial_mlp_width=radial_mlp_width,
-            use_sc=use_sc,
-            avg_num_neighbors=avg_num_neighbors,
-            type_names=type_names,
-            tp_scatter=tp_scatter,
-            pair_ordered_edges=pair_ordered_edges,
-            node_attrs_per_type=node_attrs_per_type,
-        )
+        self.conv = convolution(irreps_in=self.irreps_in, irreps_out=conv_out, **dict(convolution_kwargs or {}))
         self.irreps_out.update(self.conv.irreps_out)
         self.irreps_out[keys.NODE_FEATURES_KEY] = self.equivariant_nonlin.irreps_out
 

@@ -95,3 +95,50 @@ class ForceStressOutput(GraphModuleMixin, torch.nn.Module):
         if cell is not None:
             data[keys.CELL_KEY] = cell
         return data
+
+
+class PartialForceOutput(GraphModuleMixin, torch.nn.Module):
+    """Wrap an energy model (writing ``atomic_energy``) to add the partial forces and the forces.
+
+    ``partial_forces[i, j] = -dE_i / dr_j`` (N, N, 3), the force on atom j from atom i's
+    energy, by the Jacobian of the per-atom energies (N backward passes: for analysis of
+    small systems, not for training at scale); ``forces = partial_forces.sum(0)`` (N, 3).
+    Both float64.
+
+    Args:
+        func: the energy model; its output must include ``atomic_energy`` (N, 1).
+        vectorize: compute the Jacobian with ``torch.vmap`` (``torch.autograd.functional.jacobian``'s
+            ``vectorize``; default ``False``).
+    """
+
+    def __init__(self, func: GraphModuleMixin, vectorize: bool = False):
+        super().__init__()
+        if keys.PER_ATOM_ENERGY_KEY not in func.irreps_out:
+            raise ValueError(
+                f"PartialForceOutput needs a model that writes {keys.PER_ATOM_ENERGY_KEY!r}; "
+                f"it writes {sorted(func.irreps_out)}"
+            )
+        self.func = func
+        self.vectorize = bool(vectorize)
+        self._init_irreps(
+            irreps_in=func.irreps_in,
+            irreps_out={**func.irreps_out, keys.PARTIAL_FORCE_KEY: "1o", keys.FORCE_KEY: "1o"},
+        )
+
+    def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
+        data = dict(data)
+        outputs: AtomicDataDict.Type = {}
+
+        def per_atom_energy(pos: torch.Tensor) -> torch.Tensor:
+            nonlocal outputs
+            outputs = self.func({**data, keys.POSITIONS_KEY: pos})
+            return outputs[keys.PER_ATOM_ENERGY_KEY].view(-1)
+
+        with torch.enable_grad():
+            jacobian = torch.autograd.functional.jacobian(
+                per_atom_energy, data[keys.POSITIONS_KEY], create_graph=self.training, vectorize=self.vectorize
+            )
+        partial_forces = jacobian.neg().to(torch.float64)
+        outputs[keys.PARTIAL_FORCE_KEY] = partial_forces
+        outputs[keys.FORCE_KEY] = partial_forces.sum(dim=0)
+        return outputs

@@ -37,8 +37,7 @@ import torch
 from e3nn import o3
 
 from nequip.data import AtomicDataDict, keys
-from nequip.data.fields import get_field_type
-from nequip.data.neighborlist import edge_pair_order
+from nequip.data.neighborlist import edge_pair_order, permute_edges_, restore_edge_order_
 
 from .build_scope import MODEL_DTYPES
 
@@ -107,10 +106,20 @@ class GraphModuleMixin:
     Subclasses call :meth:`_init_irreps` in ``__init__`` (after ``torch.nn.Module.__init__``)
     to declare and check the fields they use. After that, ``self.irreps_in`` and
     ``self.irreps_out`` are ``dict[str, o3.Irreps | None]``.
+
+    Attributes:
+        pair_ordered_edges: the module needs its edges in pair order (edge ``e + E/2`` the
+            reverse of edge ``e``, see :func:`nequip.data.neighborlist.edge_pair_order`).
+            ``False`` on this base class; a module that can use pair order takes it as a
+            constructor argument and sets it in ``__init__`` (e.g.
+            :class:`~nequip.nn.interaction.InteractionBlock`). Containers read it through
+            :func:`needs_pair_ordered_edges`, and :class:`GraphModel` brings the edges into
+            pair order for a model that needs it.
     """
 
     irreps_in: IrrepsDict
     irreps_out: IrrepsDict
+    pair_ordered_edges: bool = False
 
     def _init_irreps(
         self,
@@ -161,6 +170,12 @@ class GraphModuleMixin:
     def _get_metadata_contributions(self) -> Dict[str, str]:
         """Metadata this module adds to its :class:`GraphModel` (override; strings only)."""
         return {}
+
+
+def needs_pair_ordered_edges(module: torch.nn.Module) -> bool:
+    """Whether some graph module in ``module`` (itself included) needs its edges in pair
+    order (:attr:`GraphModuleMixin.pair_ordered_edges`)."""
+    return any(isinstance(m, GraphModuleMixin) and m.pair_ordered_edges for m in module.modules())
 
 
 def check_irreps_compatible(
@@ -221,6 +236,31 @@ class SequentialGraphNetwork(GraphModuleMixin, torch.nn.Sequential):
         self.add_module(name, module)
         self.irreps_out.update(module.irreps_out)
 
+    def insert(
+        self, name: str, module: GraphModuleMixin, after: Optional[str] = None, before: Optional[str] = None
+    ) -> None:
+        """Add ``module`` right after the module ``after`` or right before the module ``before``
+        (give exactly one), checking the fields of the whole chain again.
+
+        Raises:
+            ValueError: for both or neither of ``after`` and ``before``, an unknown one, a
+                ``name`` already in use, or fields with other irreps than the chain provides.
+        """
+        if (after is None) == (before is None):
+            raise ValueError(f"insert: give exactly one of after, before; got after={after!r}, before={before!r}")
+        names = list(self._modules)
+        anchor = after if after is not None else before
+        if anchor not in names:
+            raise ValueError(f"insert: no module named {anchor!r}; the modules are {names}")
+        if name in names:
+            raise ValueError(f"insert: a module named {name!r} exists already")
+        items = list(self._modules.items())
+        items.insert(names.index(anchor) + (1 if after is not None else 0), (name, module))
+        checked = SequentialGraphNetwork(OrderedDict(items))
+        self._modules.clear()
+        self._modules.update(checked._modules)
+        self.irreps_in, self.irreps_out = checked.irreps_in, checked.irreps_out
+
     def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
         for module in self:
             data = module(data)
@@ -232,11 +272,13 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
 
     ``forward`` copies only the model's input fields out of the given dict (so the model
     never writes into the caller's dict), casts positions and cell to float64, brings the
-    edges into pair order when a submodule needs it (a submodule attribute
-    ``pair_ordered_edges = True``, e.g. an ``InteractionBlock`` computing its radial network
-    once per pair; see :func:`nequip.data.neighborlist.edge_pair_order`), runs the model,
-    and returns energies, forces, stress and virial as float64. Per-edge fields come back
-    in the caller's edge order. Geometry (edge vectors, lengths, spherical harmonics,
+    edges into pair order when a submodule needs it (:func:`needs_pair_ordered_edges`, e.g.
+    an ``InteractionBlock`` computing its radial network once per pair; see
+    :func:`nequip.data.neighborlist.edge_pair_order`), runs the model
+    (:meth:`forward_prepared`), and returns energies, forces, stress and virial as float64.
+    Per-edge fields come back in the caller's edge order. A ``GraphModel`` itself takes
+    edges in any order (its :attr:`pair_ordered_edges` is ``False``); whether it reorders
+    them is :attr:`orders_edges_in_pairs`. Geometry (edge vectors, lengths, spherical harmonics,
     radial basis) is always computed in float64
     from float64 positions and cast to ``model_dtype`` by the embedding layers, as in
     upstream NequIP: rounding the positions to float32 first would lose precision in large
@@ -299,8 +341,7 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
                 )
         self.model = model
         self.model_input_fields: List[str] = list(self.irreps_in)
-        #: whether the model needs its edges in pair order (set by its submodules)
-        self.pair_ordered_edges: bool = any(getattr(m, "pair_ordered_edges", False) for m in model.modules())
+        self._orders_edges_in_pairs: bool = needs_pair_ordered_edges(model)
         self.type_names: List[str] = type_names
         self.r_max: float = float(r_max)
         self.model_dtype: torch.dtype = MODEL_DTYPES[model_dtype]
@@ -316,6 +357,12 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
                 str(float(per_edge_type_cutoff[a][b])) for a in type_names for b in type_names
             )
         self._metadata.update(metadata or {})
+
+    @property
+    def orders_edges_in_pairs(self) -> bool:
+        """Whether the wrapped model needs its edges in pair order, so that
+        :meth:`prepare_inputs` brings them into it (fixed when the model is built)."""
+        return self._orders_edges_in_pairs
 
     @property
     def metadata(self) -> Dict[str, str]:
@@ -349,52 +396,26 @@ class GraphModel(GraphModuleMixin, torch.nn.Module):
             if field in inputs and inputs[field].dtype != torch.float64:
                 inputs[field] = inputs[field].to(torch.float64)
         order = None
-        if self.pair_ordered_edges and keys.EDGE_INDEX_KEY in inputs:
+        if self._orders_edges_in_pairs and keys.EDGE_INDEX_KEY in inputs:
             order = edge_pair_order(inputs[keys.EDGE_INDEX_KEY], inputs.get(keys.EDGE_CELL_SHIFT_KEY))
             if order is not None:
                 permute_edges_(inputs, order)
         return inputs, order
 
-    def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
-        inputs, order = self.prepare_inputs(data)
+    def forward_prepared(self, inputs: AtomicDataDict.Type) -> AtomicDataDict.Type:
+        """Run the model on ``inputs`` prepared as :meth:`prepare_inputs` does (a dict of the
+        input fields that the model may change, positions and cell in float64, edges in pair
+        order if :attr:`orders_edges_in_pairs`); energies, forces, stress and virial come
+        back as float64."""
         out = self.model(inputs)
         for field in FLOAT64_OUTPUT_FIELDS:
             if field in out and out[field].dtype != torch.float64:
                 out[field] = out[field].to(torch.float64)
+        return out
+
+    def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
+        inputs, order = self.prepare_inputs(data)
+        out = self.forward_prepared(inputs)
         if order is not None:
             restore_edge_order_(out, data, order)
         return out
-
-
-def _is_edge_field(field: str) -> bool:
-    try:
-        return get_field_type(field) == "edge"
-    except KeyError:  # an unregistered field
-        return False
-
-
-def permute_edges_(data: AtomicDataDict.Type, order: torch.Tensor) -> AtomicDataDict.Type:
-    """Reorder the edges of ``data`` (every registered per-edge field) by ``order``, in place."""
-    for field, value in data.items():
-        if field == keys.EDGE_INDEX_KEY:
-            data[field] = value[:, order]
-        elif _is_edge_field(field):
-            data[field] = value[order]
-    return data
-
-
-def restore_edge_order_(
-    out: AtomicDataDict.Type, data: AtomicDataDict.Type, order: torch.Tensor
-) -> AtomicDataDict.Type:
-    """Undo :meth:`GraphModel.prepare_inputs`' edge permutation ``order`` in the outputs ``out``, in
-    place: per-edge inputs are taken back from the caller's ``data``, other per-edge fields permuted back."""
-    inverse = torch.empty_like(order)
-    inverse[order] = torch.arange(order.shape[0], device=order.device)
-    for field in list(out):
-        if not _is_edge_field(field):
-            continue
-        if field in data:
-            out[field] = data[field]
-        else:
-            out[field] = out[field][inverse]
-    return out

@@ -16,7 +16,6 @@ No biases anywhere: an atom without neighbors gets ``out_i = sc_i``, and exactly
 ``use_sc=False`` (as in the first layer).
 """
 
-import math
 from typing import Any, Mapping, Optional, Sequence, Type, Union
 
 import torch
@@ -25,31 +24,14 @@ from e3nn import o3
 from nequip.data import AtomicDataDict, keys
 
 from .graph_module import GraphModuleMixin
+from .kernels.protocols import ConvolutionKernel
 from .kernels.self_connection import check_per_type_self_connection, per_type_self_connection
 from .kernels.tensor_product import TensorProductScatter
 from .mlp import ScalarMLPFunction
-from .per_type import PerTypeValue, per_type_list
+from .neighbor_norm import AvgNumNeighborsNorm
+from .per_type import PerTypeValue
 
 AvgNumNeighbors = PerTypeValue
-
-
-def avg_num_neighbors_factors(avg_num_neighbors: AvgNumNeighbors, type_names: Optional[Sequence[str]]) -> torch.Tensor:
-    """``1 / sqrt(avg_num_neighbors)`` as a (1,) tensor (one value) or (num_types,) tensor (per type).
-
-    Args:
-        avg_num_neighbors: a positive number, or a dict with one positive number per type name.
-        type_names: the model's atom types (required for a dict).
-
-    Raises:
-        ValueError: for ``None``, a list, non-positive values, or dict keys that are not
-            exactly ``type_names`` (naming the missing and extra keys).
-    """
-    if avg_num_neighbors is None:
-        raise ValueError("avg_num_neighbors must be a positive number or a dict {type name: number}, got None")
-    if isinstance(avg_num_neighbors, Mapping) and type_names is None:
-        raise ValueError("avg_num_neighbors given per type needs type_names")
-    values = per_type_list(avg_num_neighbors, type_names or [], "avg_num_neighbors", positive=True)
-    return torch.tensor([1.0 / math.sqrt(v) for v in values])
 
 
 class InteractionBlock(GraphModuleMixin, torch.nn.Module):
@@ -62,10 +44,16 @@ class InteractionBlock(GraphModuleMixin, torch.nn.Module):
         radial_mlp_depth: hidden layers of the radial MLP (default 1).
         radial_mlp_width: hidden width of the radial MLP (default 8; NequIPGNNModel uses 128).
         use_sc: add the self-connection (default ``True``).
-        avg_num_neighbors: normalization of the neighbor sum (number or per-type dict); required.
+        is_first_layer: whether this is a model's first interaction (upstream NequIP uses it
+            to skip ghost-atom exchange in LAMMPS; every atom of a data dict here is a real
+            atom, so it does not change the computation).
         type_names: atom type names (required for a per-type ``avg_num_neighbors``).
-        tp_scatter: convolution kernel class (default the fast
-            :class:`~nequip.nn.kernels.TensorProductScatter`; tests pass the reference).
+        avg_num_neighbors: normalization of the neighbor sum (number or per-type dict,
+            :class:`~nequip.nn.neighbor_norm.AvgNumNeighborsNorm`); required.
+        tp_scatter: convolution kernel class, a
+            :class:`~nequip.nn.kernels.protocols.ConvolutionKernel` (default the fast
+            :class:`~nequip.nn.kernels.TensorProductScatter`; tests pass the reference). The
+            radial MLP produces the weights in the kernel's ``weight_order``.
         pair_ordered_edges: the edges come in pair order (edge ``e + E/2`` is the reverse
             of edge ``e``, see :func:`nequip.data.neighborlist.edge_pair_order`) and
             ``edge_embedding`` is the same for both directions of a pair (a function of
@@ -87,14 +75,17 @@ class InteractionBlock(GraphModuleMixin, torch.nn.Module):
         radial_mlp_depth: int = 1,
         radial_mlp_width: int = 8,
         use_sc: bool = True,
-        avg_num_neighbors: Optional[AvgNumNeighbors] = None,
+        is_first_layer: bool = False,
         type_names: Optional[Sequence[str]] = None,
-        tp_scatter: Type[torch.nn.Module] = TensorProductScatter,
+        avg_num_neighbors: Optional[AvgNumNeighbors] = None,
+        *,
+        tp_scatter: Type[ConvolutionKernel] = TensorProductScatter,
         pair_ordered_edges: bool = False,
         node_attrs_per_type: bool = False,
     ):
         super().__init__()
         self.pair_ordered_edges = bool(pair_ordered_edges)
+        self.is_first_layer = bool(is_first_layer)
         if node_attrs_per_type and not type_names:
             raise ValueError("node_attrs_per_type=True needs type_names (the number of types)")
         required = [keys.NODE_FEATURES_KEY, keys.NODE_ATTRS_KEY, keys.EDGE_ATTRS_KEY, keys.EDGE_EMBEDDING_KEY]
@@ -104,16 +95,18 @@ class InteractionBlock(GraphModuleMixin, torch.nn.Module):
         embedding = self.irreps_in[keys.EDGE_EMBEDDING_KEY]
         if embedding is None or any(ir.l != 0 or ir.p != 1 for _, ir in embedding):
             raise ValueError(f"InteractionBlock needs edge_embedding to be even scalars 'Nx0e', got {embedding}")
-        norm = avg_num_neighbors_factors(avg_num_neighbors, type_names)
-        self.per_type_norm = norm.numel() > 1
-        self.register_buffer("_norm", norm.view(-1, 1).to(torch.get_default_dtype()), persistent=False)
+        self.avg_num_neighbors_norm = AvgNumNeighborsNorm(type_names, avg_num_neighbors)
         self.avg_num_neighbors = avg_num_neighbors
         self.use_sc = use_sc
 
         feature_in = self.irreps_in[keys.NODE_FEATURES_KEY]
         feature_out = self.irreps_out[keys.NODE_FEATURES_KEY]
         self.linear_1 = o3.Linear(feature_in, feature_in)
-        self.tp_scatter = tp_scatter(feature_in, self.irreps_in[keys.EDGE_ATTRS_KEY], feature_out)
+        # the radial MLP writes the weights in the kernel's column order (a permutation of its
+        # last layer's weights, not of every edge's outputs)
+        self.tp_scatter = tp_scatter(
+            feature_in, self.irreps_in[keys.EDGE_ATTRS_KEY], feature_out, weights_in_kernel_order=True
+        )
         self.edge_mlp = ScalarMLPFunction(
             embedding.num_irreps,
             self.tp_scatter.weight_numel,
@@ -121,13 +114,8 @@ class InteractionBlock(GraphModuleMixin, torch.nn.Module):
             hidden_layers_width=radial_mlp_width,
             nonlinearity="silu",
             bias=False,
+            output_order=self.tp_scatter.weight_order,
         )
-        order = getattr(self.tp_scatter, "weight_order", None)
-        if order is not None:
-            # the kernel reads the per-edge weights in its own column order: produce them in that
-            # order (a permutation of the last layer's weights, not of every edge's outputs)
-            self.edge_mlp.set_output_order(order)
-            self.tp_scatter.weights_preordered = True
         self.linear_2 = o3.Linear(self.tp_scatter.irreps_mid.simplify(), feature_out)
         self.sc = (
             o3.FullyConnectedTensorProduct(feature_in, self.irreps_in[keys.NODE_ATTRS_KEY], feature_out)
@@ -149,11 +137,7 @@ class InteractionBlock(GraphModuleMixin, torch.nn.Module):
             sc = per_type_self_connection(self.sc, x, data[keys.NODE_ATTRS_KEY], types, self.num_types)
         else:
             sc = self.sc(x, data[keys.NODE_ATTRS_KEY]) if self.sc is not None else None
-        x = self.linear_1(x)
-        if self.per_type_norm:
-            x = x * torch.index_select(self._norm, 0, data[keys.ATOM_TYPE_KEY].view(-1))
-        else:
-            x = x * self._norm
+        x = self.linear_1(x) * self.avg_num_neighbors_norm.factors(data[keys.ATOM_TYPE_KEY])
         edge_index = data[keys.EDGE_INDEX_KEY]
         embedding = data[keys.EDGE_EMBEDDING_KEY]
         if self.pair_ordered_edges:

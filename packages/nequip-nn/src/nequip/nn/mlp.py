@@ -6,7 +6,7 @@ keep unit variance, as in upstream NequIP.
 """
 
 import math
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 import torch
 from e3nn import o3
@@ -59,6 +59,34 @@ def nonlinearity_module(name: Optional[str], argument: str = "nonlinearity") -> 
     return NONLINEARITIES[check_nonlinearity(name, argument)]()
 
 
+#: Allowed ``init_mode`` values: unit-variance uniform or normal weights.
+INIT_MODES = ("uniform", "normal")
+#: Allowed ``parametrization`` values -> the ``torch.nn.utils.parametrizations`` function
+#: applied to each layer's weight (``None``: plain weights).
+PARAMETRIZATIONS: Dict[Optional[str], Optional[Callable[[torch.nn.Module], torch.nn.Module]]] = {
+    None: None,
+    "None": None,
+    "null": None,
+    "weight_norm": lambda layer: torch.nn.utils.parametrizations.weight_norm(layer, "weight", dim=1),
+    "spectral_norm": lambda layer: torch.nn.utils.parametrizations.spectral_norm(layer, "weight", dim=1),
+    "orthogonal": lambda layer: torch.nn.utils.parametrizations.orthogonal(layer, "weight"),
+}
+
+
+def _check_choice(value: Any, allowed: Sequence[Any], argument: str) -> Any:
+    if not isinstance(value, (str, type(None))) or value not in allowed:
+        raise ValueError(f"{argument}={value!r} is not allowed; allowed are {list(allowed)}")
+    return value
+
+
+def _permutation(order: Any, size: int, argument: str) -> torch.Tensor:
+    """``order`` as an int64 permutation of ``range(size)``, else ``ValueError`` naming ``argument``."""
+    order = torch.as_tensor(order, dtype=torch.long).reshape(-1)
+    if not torch.equal(torch.sort(order).values, torch.arange(size)):
+        raise ValueError(f"{argument} must be a permutation of range({size}), got {order.tolist()}")
+    return order
+
+
 class ScalarLinear(torch.nn.Module):
     """``y = x @ (alpha * W) (+ b)`` with W (in, out) of unit-variance entries.
 
@@ -67,15 +95,34 @@ class ScalarLinear(torch.nn.Module):
         out_features: output width.
         alpha: fixed scale of the weights.
         bias: add a learned bias (zero-initialized).
+        init_mode: ``"uniform"`` (U(-sqrt(3), sqrt(3)), default) or ``"normal"`` (N(0, 1)) weights.
+        output_order: optional permutation of the outputs: output ``k`` is column
+            ``output_order[k]`` of ``W`` (the weight keeps its layout; permuting the (in, out)
+            weight is far cheaper than permuting every row of the output).
     """
 
-    def __init__(self, in_features: int, out_features: int, alpha: float = 1.0, bias: bool = False):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        alpha: float = 1.0,
+        bias: bool = False,
+        init_mode: str = "uniform",
+        output_order: Optional[torch.Tensor] = None,
+    ):
         super().__init__()
+        _check_choice(init_mode, INIT_MODES, "init_mode")
         self.in_features, self.out_features, self.alpha = in_features, out_features, float(alpha)
-        self.weight = torch.nn.Parameter(torch.empty(in_features, out_features).uniform_(-math.sqrt(3), math.sqrt(3)))
+        weight = torch.empty(in_features, out_features)
+        if init_mode == "uniform":
+            weight.uniform_(-math.sqrt(3), math.sqrt(3))
+        else:
+            weight.normal_(0.0, 1.0)
+        self.weight = torch.nn.Parameter(weight)
         self.bias = torch.nn.Parameter(torch.zeros(out_features)) if bias else None
-        # optional order of the output columns (see ScalarMLPFunction.set_output_order)
-        self.register_buffer("output_order", None, persistent=False)
+        if output_order is not None:
+            output_order = _permutation(output_order, out_features, "output_order")
+        self.register_buffer("output_order", output_order, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight * self.alpha
@@ -105,6 +152,16 @@ class ScalarMLPFunction(torch.nn.Module):
         bias: learned biases (default ``False``; keep it off on the energy path).
         forward_weight_init: normalize by fan-in (keeps forward activations at unit
             variance, default) instead of fan-out.
+        init_mode: initial weights, ``"uniform"`` (default) or ``"normal"``, both unit variance.
+        parametrization: a key of :data:`PARAMETRIZATIONS` (default ``None``: plain weights).
+        output_order: optional permutation of the outputs, ``output[:, k]`` = former output
+            ``output_order[k]``, applied to the last layer's weights (see :class:`ScalarLinear`):
+            e.g. a radial MLP producing the weights in a kernel's ``weight_order``.
+
+    Attributes:
+        dims: the widths, ``[input_dim, hidden..., output_dim]``.
+        num_layers: number of linear layers.
+        is_nonlinear: whether a nonlinearity sits between layers.
 
     Example:
         >>> mlp = ScalarMLPFunction(4, 1, hidden_layers_depth=1, hidden_layers_width=8)
@@ -121,6 +178,9 @@ class ScalarMLPFunction(torch.nn.Module):
         nonlinearity: Optional[str] = "silu",
         bias: bool = False,
         forward_weight_init: bool = True,
+        init_mode: str = "uniform",
+        parametrization: Optional[str] = None,
+        output_order: Optional[torch.Tensor] = None,
     ):
         super().__init__()
         for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
@@ -134,9 +194,14 @@ class ScalarMLPFunction(torch.nn.Module):
                 f"got {hidden_layers_width!r}"
             )
         check_nonlinearity(nonlinearity)
+        _check_choice(init_mode, INIT_MODES, "init_mode")
+        parametrize = PARAMETRIZATIONS[_check_choice(parametrization, list(PARAMETRIZATIONS), "parametrization")]
         self.dims = [input_dim] + [hidden_layers_width] * hidden_layers_depth + [output_dim]
         has_act = NONLINEARITIES[nonlinearity] is not torch.nn.Identity
         num_layers = len(self.dims) - 1
+        self.num_layers = num_layers
+        self.is_nonlinear = has_act and num_layers > 1
+        self.bias = bool(bias)
         layers = []
         for layer, (h_in, h_out) in enumerate(zip(self.dims, self.dims[1:])):
             if forward_weight_init:
@@ -145,22 +210,19 @@ class ScalarMLPFunction(torch.nn.Module):
             else:
                 gain = math.sqrt(2) if (has_act and layer < num_layers - 1) else 1.0
                 fan = h_out
-            layers.append(ScalarLinear(h_in, h_out, alpha=gain / math.sqrt(fan), bias=bias))
+            last = layer == num_layers - 1
+            linear = ScalarLinear(
+                h_in,
+                h_out,
+                alpha=gain / math.sqrt(fan),
+                bias=bias,
+                init_mode=init_mode,
+                output_order=output_order if last else None,
+            )
+            layers.append(linear if parametrize is None else parametrize(linear))
             if layer < num_layers - 1 and has_act:
                 layers.append(nonlinearity_module(nonlinearity))
         self.mlp = torch.nn.Sequential(*layers)
-
-    def set_output_order(self, order: torch.Tensor) -> None:
-        """Output column ``k`` becomes the former column ``order[k]`` (applied to the last layer's
-        weights, so the parameters and the state dict keep their layout).
-
-        Raises:
-            ValueError: if ``order`` is not a permutation of ``range(output_dim)``.
-        """
-        order = torch.as_tensor(order, dtype=torch.long).reshape(-1)
-        if not torch.equal(torch.sort(order).values, torch.arange(self.dims[-1])):
-            raise ValueError(f"order must be a permutation of range({self.dims[-1]}), got {order.tolist()}")
-        self.mlp[-1].output_order = order
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., input_dim) -> (..., output_dim)."""
@@ -172,8 +234,9 @@ class ScalarMLP(GraphModuleMixin, torch.nn.Module):
 
     Args:
         output_dim: output width; the output field gets irreps ``{output_dim}x0e``.
-        hidden_layers_depth, hidden_layers_width, nonlinearity, bias, forward_weight_init:
-            see :class:`ScalarMLPFunction`.
+        hidden_layers_depth: see :class:`ScalarMLPFunction`, as for ``hidden_layers_width``,
+            ``nonlinearity``, ``bias``, ``forward_weight_init``, ``init_mode`` and
+            ``parametrization``.
         field: input field, ``node_features`` by default; must be ``Nx0e``.
         out_field: output field (default: ``field``).
         irreps_in: fields available before this module.
@@ -187,6 +250,8 @@ class ScalarMLP(GraphModuleMixin, torch.nn.Module):
         nonlinearity: Optional[str] = "silu",
         bias: bool = False,
         forward_weight_init: bool = True,
+        init_mode: str = "uniform",
+        parametrization: Optional[str] = None,
         field: str = keys.NODE_FEATURES_KEY,
         out_field: Optional[str] = None,
         irreps_in: Optional[Mapping[str, Any]] = None,
@@ -206,6 +271,8 @@ class ScalarMLP(GraphModuleMixin, torch.nn.Module):
             nonlinearity=nonlinearity,
             bias=bias,
             forward_weight_init=forward_weight_init,
+            init_mode=init_mode,
+            parametrization=parametrization,
         )
         self.irreps_out[self.out_field] = o3.Irreps(f"{output_dim}x0e")
 

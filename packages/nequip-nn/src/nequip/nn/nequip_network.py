@@ -16,7 +16,6 @@ Modules are created in the order above, so the same random state gives the same 
 
 from typing import Callable, Dict, Mapping, Optional, Sequence, Type, Union
 
-import torch
 from e3nn import o3
 
 from nequip.data import keys
@@ -24,6 +23,7 @@ from nequip.data import keys
 from .atomwise import AtomwiseReduce
 from .convnet import ConvNetLayer
 from .graph_module import GraphModuleMixin, IrrepsDict, SequentialGraphNetwork
+from .kernels.protocols import ConvolutionKernel
 from .kernels.tensor_product import TensorProductScatter
 from .mlp import ScalarMLP
 from .node_embedding import NodeTypeEmbed
@@ -54,11 +54,12 @@ def nequip_energy_network(
     readout_mlp_hidden_layers_width: Optional[int] = None,
     readout_mlp_nonlinearity: Optional[str] = "silu",
     convnet_sc: bool = True,
+    learnable_shift: bool = False,
     convnet_resnet: bool = False,
     convnet_nonlinearity_type: str = "gate",
     convnet_nonlinearity_scalars: Optional[Mapping[str, str]] = None,
     convnet_nonlinearity_gates: Optional[Mapping[str, str]] = None,
-    tp_scatter: Type[torch.nn.Module] = TensorProductScatter,
+    tp_scatter: Type[ConvolutionKernel] = TensorProductScatter,
     pair_ordered_edges: bool = True,
     node_attrs_per_type: bool = True,
     pair_potential: Optional[Callable[[IrrepsDict], GraphModuleMixin]] = None,
@@ -86,6 +87,9 @@ def nequip_energy_network(
         readout_mlp_hidden_layers_width: their width (default: dimension of the last features).
         readout_mlp_nonlinearity: nonlinearity of the readout's hidden layers.
         convnet_sc: self-connections in the convnet layers after the first.
+        learnable_shift: the first layer too gets the self-connection (``convnet_sc``) and
+            the residual update (``convnet_resnet``): an isolated atom's energy is then no
+            longer fixed to its per-type shift but learned (needs one of the two).
         convnet_resnet: residual updates in the convnet layers after the first.
         convnet_nonlinearity_type: ``gate`` or ``norm``.
         convnet_nonlinearity_scalars: ``{"e": name, "o": name}`` (default silu/tanh).
@@ -102,6 +106,8 @@ def nequip_energy_network(
         ValueError: from the layers, naming the argument (hyperparameters are checked by them).
     """
     type_names = list(type_names)
+    if learnable_shift and not (convnet_sc or convnet_resnet):
+        raise ValueError("learnable_shift=True needs convnet_sc=True or convnet_resnet=True, got both False")
     modules: Dict[str, GraphModuleMixin] = {"type_embed": NodeTypeEmbed(type_names, type_embed_num_features)}
     modules["spharm"] = SphericalHarmonicEdgeAttrs(irreps_edge_sh, irreps_in=modules["type_embed"].irreps_out)
     modules["edge_norm"] = EdgeLengthNormalizer(
@@ -116,23 +122,28 @@ def nequip_energy_network(
     )
     irreps = modules["bessel_encode"].irreps_out
     for layer, hidden in enumerate(feature_irreps_hidden):
+        # no self-connection/residual in the first layer (isolated atoms get zero features),
+        # unless learnable_shift asks for them
+        first_and_fixed = layer == 0 and not learnable_shift
         convnet = ConvNetLayer(
             irreps,
             hidden,
-            radial_mlp_depth=radial_mlp_depth[layer],
-            radial_mlp_width=radial_mlp_width[layer],
-            # no self-connection/residual in the first layer: isolated atoms get zero features
-            use_sc=convnet_sc and layer > 0,
-            avg_num_neighbors=avg_num_neighbors,
-            type_names=type_names,
-            resnet=convnet_resnet and layer > 0,
+            convolution_kwargs={
+                "radial_mlp_depth": radial_mlp_depth[layer],
+                "radial_mlp_width": radial_mlp_width[layer],
+                "use_sc": convnet_sc and not first_and_fixed,
+                "is_first_layer": layer == 0,
+                "type_names": type_names,
+                "avg_num_neighbors": avg_num_neighbors,
+                "tp_scatter": tp_scatter,
+                # both directions of a pair share length and (if symmetric) cutoff
+                "pair_ordered_edges": pair_ordered_edges and modules["edge_norm"].symmetric,
+                "node_attrs_per_type": node_attrs_per_type,
+            },
+            resnet=convnet_resnet and not first_and_fixed,
             nonlinearity_type=convnet_nonlinearity_type,
             nonlinearity_scalars=convnet_nonlinearity_scalars,
             nonlinearity_gates=convnet_nonlinearity_gates,
-            tp_scatter=tp_scatter,
-            # both directions of a pair share length and (if symmetric) cutoff
-            pair_ordered_edges=pair_ordered_edges and modules["edge_norm"].symmetric,
-            node_attrs_per_type=node_attrs_per_type,
         )
         modules[f"layer{layer}_convnet"] = convnet
         irreps = convnet.irreps_out

@@ -14,7 +14,8 @@ from nequip.data import AtomicDataDict, keys
 from nequip.data.fields import get_field_type
 
 from .graph_module import GraphModuleMixin
-from .per_type import PerTypeValue, per_type_list
+from .model_modifier_utils import model_modifier, replace_submodules
+from .per_type import PerTypeValue, as_float, per_type_list
 
 ScaleOrShift = Optional[PerTypeValue]
 
@@ -96,6 +97,78 @@ class PerTypeScaleShift(GraphModuleMixin, torch.nn.Module):
                 values = values + shifts
         data[self.out_field] = values
         return data
+
+    @model_modifier(persistent=True)
+    @classmethod
+    def modify_PerTypeScaleShift(
+        cls,
+        model: torch.nn.Module,
+        scales: ScaleOrShift = None,
+        shifts: ScaleOrShift = None,
+        scales_trainable: bool = False,
+        shifts_trainable: bool = False,
+    ) -> torch.nn.Module:
+        """Model modifier: give every ``PerTypeScaleShift`` of ``model`` new scales and/or shifts (in place).
+
+        For fine-tuning on data whose reference energies differ from the pretraining data's
+        (e.g. another DFT code): ``shifts`` are then the new isolated-atom energies, or a fit
+        of the new data such as ``${training_data_stats:per_type_atom_energy_lstsq}``.
+
+        Args:
+            model: the model to change.
+            scales: a number for every type, a dict for some of the type names (the others
+                keep their values), or ``None`` to keep the current scales.
+            shifts: the same for the shifts.
+            scales_trainable: whether the scales are learned from now on.
+            shifts_trainable: whether the shifts are learned from now on.
+
+        Returns:
+            ``model``.
+
+        Raises:
+            ValueError: for a type name the model does not have (a fine-tuned model keeps the
+                pretrained model's types) or a value that is not a number or a dict.
+        """
+
+        def updated(old: "PerTypeScaleShift", argument: str, new: ScaleOrShift, identity: float):
+            current = getattr(old, argument).detach().view(-1).tolist()
+            if new is None:  # keep: one number stays one number
+                return None if not current else current[0] if len(current) == 1 else dict(zip(old.type_names, current))
+            if len(current) == 1:
+                current = current * len(old.type_names)
+            values = dict(zip(old.type_names, current)) if current else None
+            if as_float(new) is not None:
+                return as_float(new)
+            if not isinstance(new, Mapping):
+                raise ValueError(
+                    f"modify_PerTypeScaleShift: {argument} must be a number or a dict {{type name: number}}, "
+                    f"got {type(new).__name__} {new!r}"
+                )
+            unknown = [name for name in new if name not in old.type_names]
+            if unknown:
+                raise ValueError(
+                    f"modify_PerTypeScaleShift: {argument} has type names {unknown} that the model does not have "
+                    f"(its type_names: {old.type_names}); a fine-tuned model keeps the types of the pretrained model: "
+                    "map the data's species onto them or leave those frames out, or train a new model for new types"
+                )
+            values = values or {name: identity for name in old.type_names}
+            values.update(new)
+            return values
+
+        def factory(old: "PerTypeScaleShift") -> "PerTypeScaleShift":
+            new = cls(
+                type_names=old.type_names,
+                field=old.field,
+                out_field=old.out_field,
+                scales=updated(old, "scales", scales, 1.0),
+                shifts=updated(old, "shifts", shifts, 0.0),
+                scales_trainable=scales_trainable,
+                shifts_trainable=shifts_trainable,
+                irreps_in=old.irreps_in,
+            )
+            return new.to(old.shifts.device)
+
+        return replace_submodules(model, cls, factory)
 
     def extra_repr(self) -> str:
         def fmt(t):

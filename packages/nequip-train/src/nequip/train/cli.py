@@ -128,8 +128,9 @@ def _apply_global_options(config) -> None:
     if unknown:
         raise ConfigError(f"global_options has unknown keys {unknown}; allowed are ['allow_tf32']")
     if "allow_tf32" in options:
-        torch.backends.cuda.matmul.allow_tf32 = bool(options.allow_tf32)
-        torch.backends.cudnn.allow_tf32 = bool(options.allow_tf32)
+        from .callbacks.tf32_scheduler import set_tf32
+
+        set_tf32(options.allow_tf32)
 
 
 def run(config, output_dir: str) -> Dict[str, Any]:

@@ -25,6 +25,7 @@ from nequip.data.instantiation import instantiate, locate, to_plain
 from nequip.model import CHECKPOINT_KEY, model_checkpoint_payload, model_from_config
 
 from .metrics_manager import MetricsManager
+from .optimization import build_lr_scheduler, build_optimizer
 
 #: Checkpoint key of the training-data statistics of a run (``{name: value}``).
 STATS_CHECKPOINT_KEY = "nequip_training_data_stats"
@@ -33,6 +34,8 @@ STATS_CHECKPOINT_KEY = "nequip_training_data_stats"
 PLATEAU_CHECKPOINT_KEY = "nequip_pending_plateau_steps"
 #: Logging group separator.
 DELIMITER = "/"
+#: Prefix of the logged per-batch loss values.
+LOSS_STEP_PREFIX = f"train_loss_step{DELIMITER}"
 
 _SCHEDULER_KEYS = ("scheduler", "interval", "frequency", "monitor", "strict", "name")
 
@@ -65,9 +68,11 @@ class NequIPLightningModule(lightning.LightningModule):
 
     Args:
         model: model config (``_target_`` a model builder, e.g. ``nequip.model.NequIPGNNModel``).
-        optimizer: optimizer config without ``params`` (e.g. ``{_target_: torch.optim.Adam, lr: 0.01}``).
+        optimizer: optimizer config without ``params`` (e.g. ``{_target_: torch.optim.Adam, lr: 0.01}``),
+            optionally with ``param_groups`` (see :mod:`nequip.train.optimization`).
         lr_scheduler: optional Lightning LR-scheduler config: ``scheduler`` (a scheduler config
-            without ``optimizer``) and Lightning's ``monitor``, ``interval``, ``frequency``.
+            without ``optimizer``; nested schedulers under ``schedulers``) and Lightning's
+            ``monitor``, ``interval``, ``frequency``.
         loss: loss config (a ``MetricsManager`` builder, e.g. ``nequip.train.EnergyForceLoss``).
         train_metrics, val_metrics, test_metrics: optional metrics configs.
         num_datasets: ``{"val": n, "test": m}``, the number of validation and test data sets
@@ -145,24 +150,33 @@ class NequIPLightningModule(lightning.LightningModule):
     # === optimization ===
 
     def configure_optimizers(self):
-        optimizer = instantiate(self.optimizer_config, params=self.model.parameters())
+        optimizer = build_optimizer(self.optimizer_config, self.model)
         if self.lr_scheduler_config is None:
             return optimizer
         scheduler_config = dict(self.lr_scheduler_config)
-        scheduler = instantiate(scheduler_config.pop("scheduler"), optimizer=optimizer)
+        scheduler = build_lr_scheduler(scheduler_config.pop("scheduler"), optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, **scheduler_config}}
 
     # === loops ===
 
-    def training_step(self, batch: AtomicDataDict.Type, batch_idx: int) -> torch.Tensor:
+    def training_losses(self, batch: AtomicDataDict.Type) -> Dict[str, torch.Tensor]:
+        """Predict a training batch, accumulate the training metrics and log and return its losses.
+
+        Returns:
+            ``{"train_loss_step/NAME": value}`` for each loss term and ``weighted_sum``
+            (differentiable).
+        """
         output = self(batch)
         frames = AtomicDataDict.num_frames(batch)
         if self.train_metrics is not None:
             with torch.no_grad():
                 self.train_metrics(_detached(output), batch, prefix=f"train_metric_step{DELIMITER}")
-        losses = self.loss(output, batch, prefix=f"train_loss_step{DELIMITER}")
+        losses = self.loss(output, batch, prefix=LOSS_STEP_PREFIX)
         self.log_dict({k: v.detach() for k, v in losses.items()}, batch_size=frames)
-        return losses[f"train_loss_step{DELIMITER}weighted_sum"]
+        return losses
+
+    def training_step(self, batch: AtomicDataDict.Type, batch_idx: int) -> torch.Tensor:
+        return self.training_losses(batch)[f"{LOSS_STEP_PREFIX}weighted_sum"]
 
     def on_train_epoch_start(self) -> None:
         self.loss.reset()
@@ -177,10 +191,17 @@ class NequIPLightningModule(lightning.LightningModule):
 
     def _evaluate(
         self, batch: AtomicDataDict.Type, managers: Optional[torch.nn.ModuleList], dataloader_idx: int
-    ) -> None:
-        output = self.evaluation_model()(dict(batch))
+    ) -> AtomicDataDict.Type:
+        """Predictions of the evaluation model (detached), accumulated in ``managers[dataloader_idx]``."""
+        output = _detached(self.evaluation_model()(dict(batch)))
         if managers is not None:
-            managers[dataloader_idx](_detached(output), batch)
+            managers[dataloader_idx](output, batch)
+        return output
+
+    @staticmethod
+    def _reset(managers: Optional[torch.nn.ModuleList]) -> None:
+        for manager in managers or ():
+            manager.reset()
 
     def _log_epoch(self, managers: Optional[torch.nn.ModuleList], stage: str) -> None:
         if managers is None:
@@ -189,27 +210,22 @@ class NequIPLightningModule(lightning.LightningModule):
             self.log_dict(manager.compute(prefix=f"{stage}{index}_epoch{DELIMITER}"))
             manager.reset()
 
-    def validation_step(self, batch: AtomicDataDict.Type, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._evaluate(batch, self.val_metrics, dataloader_idx)
+    def validation_step(self, batch: AtomicDataDict.Type, batch_idx: int, dataloader_idx: int = 0) -> Dict[str, Any]:
+        """Returns the predictions (detached), which callbacks receive as ``outputs``."""
+        return self._evaluate(batch, self.val_metrics, dataloader_idx)
 
     def on_validation_epoch_start(self) -> None:
-        if self.val_metrics is not None:
-            for manager in self.val_metrics:
-                manager.reset()
+        self._reset(self.val_metrics)
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch(self.val_metrics, "val")
 
     def test_step(self, batch: AtomicDataDict.Type, batch_idx: int, dataloader_idx: int = 0) -> Dict[str, Any]:
-        output = self.evaluation_model()(dict(batch))
-        if self.test_metrics is not None:
-            self.test_metrics[dataloader_idx](_detached(output), batch)
-        return _detached(output)
+        """Returns the predictions (detached), which callbacks receive as ``outputs``."""
+        return self._evaluate(batch, self.test_metrics, dataloader_idx)
 
     def on_test_epoch_start(self) -> None:
-        if self.test_metrics is not None:
-            for manager in self.test_metrics:
-                manager.reset()
+        self._reset(self.test_metrics)
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch(self.test_metrics, "test")

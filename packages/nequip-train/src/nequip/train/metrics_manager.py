@@ -9,7 +9,11 @@ A manager is configured by a list of entries, each a dict with:
 * ``coeff`` (optional): its weight in the ``weighted_sum``; the given coefficients are
   normalized to sum to one, entries without one are reported but not summed;
 * ``per_type`` (optional, node fields only): also report the metric per atom type, as
-  ``NAME_TYPE``; the entry's value is then the mean over types;
+  ``NAME_TYPE``; the entry's value is then the mean over types (over the types present, for
+  a batch);
+* ``per_type_coeffs`` (optional, with ``per_type``): ``{type name: weight > 0}`` for every
+  type; the entry's value is then the weighted mean ``sum_t w_t m_t / sum_t w_t`` (equal
+  weights give the plain mean);
 * ``ignore_nan`` (optional): skip components whose target is NaN (missing labels);
 * ``name`` (optional): the reported name, by default ``FIELD_METRIC`` (``forces_mae``).
 
@@ -34,7 +38,7 @@ import torch
 from nequip.data import AtomicDataDict, BaseModifier, PerAtomModifier, keys
 
 #: Keys an entry dict may have.
-ENTRY_KEYS = ("field", "metric", "coeff", "per_type", "ignore_nan", "name")
+ENTRY_KEYS = ("field", "metric", "coeff", "per_type", "per_type_coeffs", "ignore_nan", "name")
 #: The reserved name of the weighted sum of the entries with coefficients.
 WEIGHTED_SUM = "weighted_sum"
 
@@ -43,6 +47,8 @@ _ABBREVIATIONS = {
     "MeanSquaredError": "mse",
     "RootMeanSquaredError": "rmse",
     "MaximumAbsoluteError": "maxabserr",
+    "HuberLoss": "huber",
+    "StratifiedHuberForceLoss": "stratified huber",
 }
 
 
@@ -74,7 +80,13 @@ class MetricsManager(torch.nn.Module):
     Raises:
         ValueError: for unknown entry keys, a missing ``field``/``metric``, repeated or
             reserved names, non-positive coefficients, ``per_type`` on a non-node field or
-            without ``type_names``.
+            without ``type_names``, ``per_type_coeffs`` without ``per_type`` or not giving a
+            positive weight to exactly the ``type_names``.
+
+    Attributes:
+        metrics_values_step: ``{name: float}`` of the last batch (``None`` before the first
+            batch and for entries a batch had no data for), e.g. for :class:`~nequip.train.callbacks.SoftAdapt`.
+        metrics_values_epoch: ``{name: float}`` of the last :meth:`compute`.
     """
 
     def __init__(self, metrics: Sequence[Mapping[str, Any]], type_names: Optional[Sequence[str]] = None) -> None:
@@ -85,6 +97,7 @@ class MetricsManager(torch.nn.Module):
         self.names: List[str] = []
         self.modifiers: Dict[str, BaseModifier] = {}
         self.per_type: Dict[str, bool] = {}
+        self.per_type_coeffs: Dict[str, Optional[List[float]]] = {}
         self.ignore_nan: Dict[str, bool] = {}
         self.metrics = torch.nn.ModuleDict()
         raw_coeffs: Dict[str, Optional[float]] = {}
@@ -92,6 +105,8 @@ class MetricsManager(torch.nn.Module):
             self._add_entry(index, entry, raw_coeffs)
         self.coeffs: Dict[str, Optional[float]] = {}
         self.set_coeffs(raw_coeffs)
+        self.metrics_values_step: Dict[str, Optional[float]] = {name: None for name in self.names}
+        self.metrics_values_epoch: Dict[str, Optional[float]] = {name: None for name in self.names}
 
     def _add_entry(self, index: int, entry: Mapping[str, Any], raw_coeffs: Dict[str, Optional[float]]) -> None:
         if not isinstance(entry, Mapping):
@@ -128,9 +143,40 @@ class MetricsManager(torch.nn.Module):
         self.names.append(name)
         self.modifiers[name] = modifier
         self.per_type[name] = per_type
+        self.per_type_coeffs[name] = self._per_type_weights(name, per_type, entry.get("per_type_coeffs"))
         self.ignore_nan[name] = bool(entry.get("ignore_nan", False))
         self.metrics[name] = module
         raw_coeffs[name] = entry.get("coeff")
+
+    def _per_type_weights(self, name: str, per_type: bool, weights: Any) -> Optional[List[float]]:
+        """``per_type_coeffs`` as a list in the order of ``type_names`` (``None`` for equal weights)."""
+        if weights is None:
+            return None
+        if not per_type:
+            raise ValueError(f"metrics entry {name!r}: per_type_coeffs needs per_type: true")
+        if not isinstance(weights, Mapping):
+            raise ValueError(f"metrics entry {name!r}: per_type_coeffs must be {{type name: weight}}, got {weights!r}")
+        unknown, missing = sorted(set(weights) - set(self.type_names)), sorted(set(self.type_names) - set(weights))
+        if unknown or missing:
+            raise ValueError(
+                f"metrics entry {name!r}: per_type_coeffs must give a weight to each of the type names "
+                f"{self.type_names}; unknown {unknown}, missing {missing}"
+            )
+        out = []
+        for type_name in self.type_names:
+            value = weights[type_name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"metrics entry {name!r}: per_type_coeffs[{type_name!r}] must be > 0, got {value!r}")
+            out.append(float(value))
+        return out
+
+    def _type_mean(self, name: str, values: List[torch.Tensor], type_indices: List[int]) -> torch.Tensor:
+        """Mean of the per-type values of entry ``name`` (weighted by its ``per_type_coeffs``)."""
+        weights = self.per_type_coeffs[name]
+        if weights is None:
+            return torch.stack(values).mean()
+        chosen = torch.tensor([weights[i] for i in type_indices], dtype=values[0].dtype, device=values[0].device)
+        return (torch.stack(values) * chosen).sum() / chosen.sum()
 
     # === coefficients ===
 
@@ -194,18 +240,21 @@ class MetricsManager(torch.nn.Module):
         """Accumulate a batch and return its values ``{prefix NAME suffix: tensor}`` (and ``weighted_sum``)."""
         out: Dict[str, torch.Tensor] = {}
         values: Dict[str, torch.Tensor] = {}
+        self.metrics_values_step = {name: None for name in self.names}
         for name in self.names:
-            results = []
+            results, present = [], []
             for type_index, (metric, p, t) in enumerate(self._pairs(name, preds, target)):
                 if p.numel() == 0:
                     continue
                 value = metric(p, t)
                 results.append(value)
+                present.append(type_index)
                 if self.per_type[name]:
                     out[f"{prefix}{name}_{self.type_names[type_index]}{suffix}"] = value
             if results:
-                values[name] = torch.stack(results).mean() if self.per_type[name] else results[0]
+                values[name] = self._type_mean(name, results, present) if self.per_type[name] else results[0]
                 out[f"{prefix}{name}{suffix}"] = values[name]
+                self.metrics_values_step[name] = float(values[name].detach())
         weighted = self._weighted_sum(values)
         if weighted is not None:
             out[f"{prefix}{WEIGHTED_SUM}{suffix}"] = weighted
@@ -225,18 +274,22 @@ class MetricsManager(torch.nn.Module):
         values: Dict[str, torch.Tensor] = {}
         for name in self.names:
             if self.per_type[name]:
-                per_type = []
-                for type_name, metric in zip(self.type_names, self.metrics[name]):
+                per_type, present = [], []
+                for type_index, (type_name, metric) in enumerate(zip(self.type_names, self.metrics[name])):
                     value = metric.compute().to(torch.float64)
                     out[f"{prefix}{name}_{type_name}{suffix}"] = value
                     if not torch.isnan(value):
                         per_type.append(value)
+                        present.append(type_index)
                 values[name] = (
-                    torch.stack(per_type).mean() if per_type else torch.tensor(float("nan"), dtype=torch.float64)
+                    self._type_mean(name, per_type, present)
+                    if per_type
+                    else torch.tensor(float("nan"), dtype=torch.float64)
                 )
             else:
                 values[name] = self.metrics[name].compute().to(torch.float64)
             out[f"{prefix}{name}{suffix}"] = values[name]
+        self.metrics_values_epoch = {name: float(values[name]) for name in self.names}
         weighted = self._weighted_sum(values)
         if weighted is not None:
             out[f"{prefix}{WEIGHTED_SUM}{suffix}"] = weighted

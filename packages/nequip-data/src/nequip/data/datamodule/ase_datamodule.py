@@ -1,6 +1,6 @@
 """``ASEDataModule``: a ``NequIPDataModule`` whose datasets are ASE-readable files."""
 
-from typing import Any, Callable, Dict, List, Union
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Union
 
 from ..dataset.base import check_file_exists
 from ..instantiation import to_plain
@@ -31,32 +31,38 @@ class ASEDataModule(NequIPDataModule):
         **kwargs: the dataloader configs and ``stats_manager`` of :class:`NequIPDataModule`.
     """
 
+    #: whether the files must exist when the datamodule is built; subclasses that fetch
+    #: their files in ``prepare_data`` set it to ``False`` (the dataset checks when built)
+    files_exist_when_built: ClassVar[bool] = True
+
     def __init__(
         self,
         seed: int,
-        train_file_path: Union[str, List[str]] = [],
-        val_file_path: Union[str, List[str]] = [],
-        test_file_path: Union[str, List[str]] = [],
-        predict_file_path: Union[str, List[str]] = [],
-        split_dataset: Union[Dict, List[Dict]] = [],
-        transforms: List[Callable] = [],
-        ase_args: Dict[str, Any] = {},
-        include_keys: List[str] = [],
-        exclude_keys: List[str] = [],
-        key_mapping: Dict[str, str] = {},
+        train_file_path: Optional[Union[str, List[str]]] = None,
+        val_file_path: Optional[Union[str, List[str]]] = None,
+        test_file_path: Optional[Union[str, List[str]]] = None,
+        predict_file_path: Optional[Union[str, List[str]]] = None,
+        split_dataset: Optional[Union[Dict, List[Dict]]] = None,
+        transforms: Optional[List[Callable]] = None,
+        ase_args: Optional[Dict[str, Any]] = None,
+        include_keys: Optional[List[str]] = None,
+        exclude_keys: Optional[List[str]] = None,
+        key_mapping: Optional[Dict[str, str]] = None,
         **kwargs,
     ):
         template = {
             "_target_": _ASE_DATASET,
-            "transforms": to_plain(transforms),
-            "ase_args": to_plain(ase_args),
-            "include_keys": to_plain(include_keys),
-            "exclude_keys": to_plain(exclude_keys),
-            "key_mapping": to_plain(key_mapping),
+            "transforms": to_plain(transforms) or [],
+            "ase_args": to_plain(ase_args) or {},
+            "include_keys": to_plain(include_keys) or [],
+            "exclude_keys": to_plain(exclude_keys) or [],
+            "key_mapping": to_plain(key_mapping) or {},
         }
 
         def dataset_config(path, argument: str) -> Dict[str, Any]:
-            return {**template, "file_path": check_file_exists(path, argument)}
+            if self.files_exist_when_built:
+                path = check_file_exists(path, argument)
+            return {**template, "file_path": path}
 
         datasets = {}
         for name, paths in (
@@ -66,13 +72,13 @@ class ASEDataModule(NequIPDataModule):
             ("predict", predict_file_path),
         ):
             paths = to_plain(paths)
-            paths = paths if isinstance(paths, list) else [paths]
+            paths = [] if paths is None else paths if isinstance(paths, list) else [paths]
             datasets[f"{name}_dataset"] = [
                 dataset_config(path, f"{name}_file_path[{idx}]") for idx, path in enumerate(paths)
             ]
 
         splits = to_plain(split_dataset)
-        splits = splits if isinstance(splits, list) else [splits]
+        splits = [] if splits is None else splits if isinstance(splits, list) else [splits]
         split_configs = []
         for idx, split in enumerate(splits):
             if not isinstance(split, dict) or "file_path" not in split or "dataset" in split:

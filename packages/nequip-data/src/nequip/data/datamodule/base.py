@@ -2,6 +2,7 @@
 
 import inspect
 import logging
+from dataclasses import dataclass
 from numbers import Integral
 from typing import Any, Dict, List, Optional, Union
 
@@ -22,6 +23,29 @@ _SUBSET_STAGE = {"train": "fit", "val": "validate", "test": "test", "predict": "
 _RESERVED_DATALOADER_ARGS = ("dataset", "generator")
 
 
+@dataclass(frozen=True)
+class GivenDataset:
+    """A dataset given directly: a config (dict with ``_target_``) or a built dataset."""
+
+    dataset: Any
+
+
+@dataclass(frozen=True)
+class SplitSubset:
+    """Subset ``subset`` (``train``, ``val``, ...) of the random split ``split_index`` of ``split_dataset``."""
+
+    split_index: int
+    subset: str
+
+
+@dataclass(frozen=True)
+class RandomSplit:
+    """One ``split_dataset`` entry: the dataset to split and the size of each subset."""
+
+    dataset: Any
+    sizes: Dict[str, Union[int, float]]
+
+
 def _as_list(value: Any, argument: str) -> List[Any]:
     value = to_plain(value)
     if value is None:
@@ -36,6 +60,10 @@ def _as_list(value: Any, argument: str) -> List[Any]:
                 f"got {type(item).__name__} {item!r}"
             )
     return items
+
+
+def _dataloader_state_key(subset: str, index: int) -> str:
+    return f"_{subset}_dataloader_{index}"
 
 
 def _dataloader_config(config: Any, argument: str) -> Dict[str, Any]:
@@ -102,15 +130,15 @@ class NequIPDataModule(lightning.LightningDataModule):
     def __init__(
         self,
         seed: int,
-        train_dataset: Union[Dict, List] = [],
-        val_dataset: Union[Dict, List] = [],
-        test_dataset: Union[Dict, List] = [],
-        predict_dataset: Union[Dict, List] = [],
-        split_dataset: Union[Dict, List] = [],
-        train_dataloader: Dict = {},
-        val_dataloader: Dict = {},
-        test_dataloader: Dict = {},
-        predict_dataloader: Dict = {},
+        train_dataset: Optional[Union[Dict, List]] = None,
+        val_dataset: Optional[Union[Dict, List]] = None,
+        test_dataset: Optional[Union[Dict, List]] = None,
+        predict_dataset: Optional[Union[Dict, List]] = None,
+        split_dataset: Optional[Union[Dict, List]] = None,
+        train_dataloader: Optional[Dict] = None,
+        val_dataloader: Optional[Dict] = None,
+        test_dataloader: Optional[Dict] = None,
+        predict_dataloader: Optional[Dict] = None,
         stats_manager: Optional[Dict] = None,
     ):
         super().__init__()
@@ -118,11 +146,11 @@ class NequIPDataModule(lightning.LightningDataModule):
             raise ValueError(f"seed must be an integer, got {seed!r}")
         self.seed = int(seed)
         given = dict(zip(SUBSETS, (train_dataset, val_dataset, test_dataset, predict_dataset)))
-        # each entry: ("dataset", config or dataset) or ("split", split index, subset name)
-        self._entries: Dict[str, List[tuple]] = {
-            name: [("dataset", item) for item in _as_list(value, f"{name}_dataset")] for name, value in given.items()
+        #: per subset, the datasets in order: given ones first, then subsets of random splits
+        self.dataset_entries: Dict[str, List[Union[GivenDataset, SplitSubset]]] = {
+            name: [GivenDataset(item) for item in _as_list(value, f"{name}_dataset")] for name, value in given.items()
         }
-        self._splits: List[Dict[str, Any]] = []
+        self.random_splits: List[RandomSplit] = []
         for idx, split in enumerate(_as_list(split_dataset, "split_dataset")):
             argument = f"split_dataset[{idx}]"
             if not isinstance(split, dict) or "dataset" not in split:
@@ -135,17 +163,19 @@ class NequIPDataModule(lightning.LightningDataModule):
                 )
             if not all(isinstance(v, int) and not isinstance(v, bool) for v in sizes.values()):
                 split_lengths(0, sizes)  # checks fractions now; counts are checked against the dataset size
-            self._splits.append({"dataset": split["dataset"], "sizes": sizes})
+            self.random_splits.append(RandomSplit(dataset=split["dataset"], sizes=sizes))
             for name in sizes:
-                self._entries[name].append(("split", idx, name))
-        self.num_datasets = {name: len(entries) for name, entries in self._entries.items()}
+                self.dataset_entries[name].append(SplitSubset(split_index=idx, subset=name))
+        self.num_datasets = {name: len(entries) for name, entries in self.dataset_entries.items()}
         logger.info(
             "%d training, %d validation, %d test and %d predict dataset(s)", *[self.num_datasets[n] for n in SUBSETS]
         )
 
         loaders = (train_dataloader, val_dataloader, test_dataloader, predict_dataloader)
-        for name, config in zip(SUBSETS, loaders):
-            setattr(self, f"{name}_dataloader_config", _dataloader_config(config, f"{name}_dataloader"))
+        #: per subset, the ``DataLoader`` config (with ``_target_``)
+        self.dataloader_configs: Dict[str, Dict[str, Any]] = {
+            name: _dataloader_config(config, f"{name}_dataloader") for name, config in zip(SUBSETS, loaders)
+        }
         self.stats_manager_cfg = to_plain(stats_manager)
 
         # the training shuffle has its own generator, so that computing statistics or
@@ -155,28 +185,55 @@ class NequIPDataModule(lightning.LightningDataModule):
         self.train_generator: Optional[torch.Generator] = None
         self.generator: Optional[torch.Generator] = None
         self._split_cache: Dict[int, Dict[str, torch.utils.data.Dataset]] = {}
-        self._dataloader_states: Dict[str, Dict] = {}
+        # per subset, built in setup() and dropped in teardown()
+        self._built_datasets: Dict[str, List[torch.utils.data.Dataset]] = {}
+        self._built_dataloaders: Dict[str, list] = {}
+        # dataloader states restored from a checkpoint, per subset and dataset index
+        self._dataloader_states: Dict[str, Dict[int, Dict]] = {}
+
+    # === upstream NequIP's attribute names ===
+
+    def datasets(self, subset: str) -> List[torch.utils.data.Dataset]:
+        """The built datasets of ``subset`` (``train``, ``val``, ``test``, ``predict``).
+
+        Raises:
+            AttributeError: if the stage that builds them was not set up.
+        """
+        if subset not in self._built_datasets:
+            raise AttributeError(
+                f"the {subset} datasets are not built: call setup({_SUBSET_STAGE[subset]!r}) first"
+                if subset in _SUBSET_STAGE
+                else f"no subset {subset!r}; subsets are {list(SUBSETS)}"
+            )
+        return self._built_datasets[subset]
+
+    train_dataset = property(lambda self: self.datasets("train"), doc="The built training datasets (a list).")
+    val_dataset = property(lambda self: self.datasets("val"), doc="The built validation datasets (a list).")
+    test_dataset = property(lambda self: self.datasets("test"), doc="The built test datasets (a list).")
+    predict_dataset = property(lambda self: self.datasets("predict"), doc="The built prediction datasets (a list).")
+    train_dataloader_config = property(lambda self: self.dataloader_configs["train"], doc="Training DataLoader config.")
+    val_dataloader_config = property(lambda self: self.dataloader_configs["val"], doc="Validation DataLoader config.")
+    test_dataloader_config = property(lambda self: self.dataloader_configs["test"], doc="Test DataLoader config.")
+    predict_dataloader_config = property(
+        lambda self: self.dataloader_configs["predict"], doc="Prediction DataLoader config."
+    )
 
     # === datasets ===
 
     def _split_subsets(self, idx: int) -> Dict[str, torch.utils.data.Dataset]:
         if idx not in self._split_cache:
-            split = self._splits[idx]
-            dataset = instantiate(split["dataset"])
+            split = self.random_splits[idx]
+            dataset = instantiate(split.dataset)
             try:
-                self._split_cache[idx] = random_split(dataset, split["sizes"], self.seed)
+                self._split_cache[idx] = random_split(dataset, split.sizes, self.seed)
             except ValueError as err:
                 raise ValueError(f"split_dataset[{idx}]: {err}") from err
         return self._split_cache[idx]
 
-    def _build_datasets(self, name: str) -> List[torch.utils.data.Dataset]:
-        datasets = []
-        for entry in self._entries[name]:
-            if entry[0] == "split":
-                datasets.append(self._split_subsets(entry[1])[entry[2]])
-            else:
-                datasets.append(instantiate(entry[1]))
-        return datasets
+    def _build(self, entry: Union[GivenDataset, SplitSubset]) -> torch.utils.data.Dataset:
+        if isinstance(entry, SplitSubset):
+            return self._split_subsets(entry.split_index)[entry.subset]
+        return instantiate(entry.dataset)
 
     def setup(self, stage: str) -> None:
         """Build the datasets that ``stage`` (``fit``, ``validate``, ``test``, ``predict``) needs."""
@@ -185,12 +242,12 @@ class NequIPDataModule(lightning.LightningDataModule):
         self.generator = torch.Generator().manual_seed(self.seed)
         self.generator.set_state(self.generator_state)
         for name in _STAGE_SUBSETS[stage]:
-            if not self._entries[name]:
+            if not self.dataset_entries[name]:
                 raise RuntimeError(
                     f"stage {stage!r} needs a {name} dataset: give {name}_dataset or a split_dataset with a "
                     f"{name!r} subset"
                 )
-            setattr(self, f"{name}_dataset", self._build_datasets(name))
+            self._built_datasets[name] = [self._build(entry) for entry in self.dataset_entries[name]]
         if stage == "fit":
             self.train_generator = torch.Generator().manual_seed(self.seed)
             self.train_generator.set_state(self.train_generator_state)
@@ -204,9 +261,8 @@ class NequIPDataModule(lightning.LightningDataModule):
             self.train_generator_state = self.train_generator.get_state()
             self.train_generator = None
         for name in _STAGE_SUBSETS.get(stage, ()):
-            for attr in (f"{name}_dataset", f"_{name}_dataloaders"):
-                if hasattr(self, attr):
-                    delattr(self, attr)
+            self._built_datasets.pop(name, None)
+            self._built_dataloaders.pop(name, None)
 
     # === dataloaders ===
 
@@ -221,18 +277,18 @@ class NequIPDataModule(lightning.LightningDataModule):
         return instantiate(config, **overrides)
 
     def _dataloaders(self, name: str, generator: torch.Generator) -> list:
-        attr = f"_{name}_dataloaders"
-        if not hasattr(self, attr):
-            if not hasattr(self, f"{name}_dataset"):
+        if name not in self._built_dataloaders:
+            if name not in self._built_datasets:
                 raise RuntimeError(f"call setup({_SUBSET_STAGE[name]!r}) before asking for the {name} dataloaders")
-            config = getattr(self, f"{name}_dataloader_config")
-            loaders = [self._make_dataloader(ds, generator, config) for ds in getattr(self, f"{name}_dataset")]
+            config = self.dataloader_configs[name]
+            loaders = [self._make_dataloader(ds, generator, config) for ds in self._built_datasets[name]]
             for idx, loader in enumerate(loaders):
-                state = self._dataloader_states.get(f"_{name}_dataloader_{idx}")
+                state = self._dataloader_states.get(name, {}).get(idx)
+                # stateful dataloaders (e.g. torchdata's StatefulDataLoader) restore their position
                 if state and callable(getattr(loader, "load_state_dict", None)):
                     loader.load_state_dict(state)
-            setattr(self, attr, loaders)
-        return getattr(self, attr)
+            self._built_dataloaders[name] = loaders
+        return self._built_dataloaders[name]
 
     def train_dataloader(self):
         """The training dataloader (Lightning takes a single one)."""
@@ -260,11 +316,12 @@ class NequIPDataModule(lightning.LightningDataModule):
             ),
             "generator_state": self.generator.get_state() if self.generator is not None else self.generator_state,
         }
+        # keys as upstream NequIP's checkpoints have them: `_<subset>_dataloader_<index>`
         for name in SUBSETS:
-            loaders = getattr(self, f"_{name}_dataloaders", [None] * self.num_datasets[name])
+            loaders = self._built_dataloaders.get(name, [None] * self.num_datasets[name])
             for idx, loader in enumerate(loaders):
                 saver = getattr(loader, "state_dict", None)
-                state[f"_{name}_dataloader_{idx}"] = saver() if callable(saver) else {}
+                state[_dataloader_state_key(name, idx)] = saver() if callable(saver) else {}
         return state
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
@@ -276,7 +333,14 @@ class NequIPDataModule(lightning.LightningDataModule):
             self.train_generator.set_state(self.train_generator_state)
         if self.generator is not None:
             self.generator.set_state(self.generator_state)
-        self._dataloader_states = {key: value for key, value in state_dict.items() if key.startswith("_")}
+        self._dataloader_states = {
+            name: {
+                idx: state_dict[_dataloader_state_key(name, idx)]
+                for idx in range(self.num_datasets[name])
+                if _dataloader_state_key(name, idx) in state_dict
+            }
+            for name in SUBSETS
+        }
 
     # === statistics ===
 
@@ -305,9 +369,9 @@ class NequIPDataModule(lightning.LightningDataModule):
         self.setup(stage)
         try:
             extra = to_plain(getattr(stats_manager, "dataloader_kwargs", None)) or {}
-            config = {**getattr(self, f"{dataset}_dataloader_config"), **extra}
+            config = {**self.dataloader_configs[dataset], **extra}
             config = _dataloader_config(config, "stats_manager.dataloader_kwargs")
-            dataset_obj = getattr(self, f"{dataset}_dataset")[dataset_idx]
+            dataset_obj = self._built_datasets[dataset][dataset_idx]
             return stats_manager.get_statistics(self._make_dataloader(dataset_obj, self.generator, config))
         finally:
             self.teardown(stage)

@@ -7,6 +7,7 @@ Every dataset returns frame ``i`` with ``frame_index`` set to ``[i]`` and its
 from .ase_dataset import ASEDataset
 from .base import AtomicDataset
 from .emt_dataset import EMTTestDataset
+from .hdf5_dataset import HDF5Dataset
 from .lmdb_dataset import LMDBTestDataset, NequIPLMDBDataset, convert_to_lmdb
 from .npz_dataset import NPZDataset
 from .split import RandomSplitAndIndexDataset, SubsetByRandomSlice, random_split, random_split_indices, split_lengths
@@ -15,6 +16,7 @@ __all__ = [
     "AtomicDataset",
     "ASEDataset",
     "NPZDataset",
+    "HDF5Dataset",
     "EMTTestDataset",
     "NequIPLMDBDataset",
     "LMDBTestDataset",

@@ -1,7 +1,7 @@
 """Dataset of any file that ASE can read (extxyz, ASE trajectories, VASP OUTCAR, ...)."""
 
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 import ase.io
 
@@ -44,11 +44,11 @@ class ASEDataset(AtomicDataset):
     def __init__(
         self,
         file_path: str,
-        transforms: List[Callable] = [],
-        ase_args: Dict[str, Any] = {},
-        include_keys: List[str] = [],
-        exclude_keys: List[str] = [],
-        key_mapping: Dict[str, str] = {},
+        transforms: Optional[List[Callable]] = None,
+        ase_args: Optional[Dict[str, Any]] = None,
+        include_keys: Optional[List[str]] = None,
+        exclude_keys: Optional[List[str]] = None,
+        key_mapping: Optional[Dict[str, str]] = None,
     ):
         super().__init__(transforms=transforms)
         self.file_path = check_file_exists(file_path)

@@ -2,7 +2,7 @@
 
 import os
 from numbers import Integral
-from typing import Callable, List, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -52,7 +52,7 @@ class AtomicDataset(torch.utils.data.Dataset):
             ``ChemicalSpeciesToAtomTypeMapper`` then ``NeighborListTransform``.
     """
 
-    def __init__(self, transforms: List[Callable] = []):
+    def __init__(self, transforms: Optional[List[Callable]] = None):
         transforms = list(transforms) if transforms is not None else []
         for idx, transform in enumerate(transforms):
             if not callable(transform):

@@ -1,6 +1,6 @@
 """Synthetic data computed in-process with ASE's EMT potential, for tests and examples."""
 
-from typing import Callable, List, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import ase.build
 import numpy as np
@@ -42,7 +42,7 @@ class EMTTestDataset(AtomicDataset):
 
     def __init__(
         self,
-        transforms: List[Callable] = [],
+        transforms: Optional[List[Callable]] = None,
         supercell: Tuple[int, int, int] = (4, 4, 4),
         sigma: float = 0.1,
         element: Union[str, Sequence[str]] = "Cu",

@@ -2,7 +2,7 @@
 
 import os
 import pickle
-from typing import Any, Callable, Dict, Iterable, List, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import ase
 import lmdb
@@ -85,7 +85,9 @@ class NequIPLMDBDataset(AtomicDataset):
         (4, [3])
     """
 
-    def __init__(self, file_path: str, transforms: List[Callable] = [], exclude_keys: List[str] = []):
+    def __init__(
+        self, file_path: str, transforms: Optional[List[Callable]] = None, exclude_keys: Optional[List[str]] = None
+    ):
         super().__init__(transforms=transforms)
         self.file_path = check_file_exists(file_path)
         self.exclude_keys = set(exclude_keys or ())
@@ -182,8 +184,8 @@ def convert_to_lmdb(
     file_path: str,
     map_size: int = DEFAULT_MAP_SIZE,
     write_frequency: int = 1000,
-    transforms: List[Callable] = [],
-    exclude_keys: List[str] = [],
+    transforms: Optional[List[Callable]] = None,
+    exclude_keys: Optional[List[str]] = None,
 ) -> NequIPLMDBDataset:
     """Convert a data set into an LMDB file and return it as a :class:`NequIPLMDBDataset`.
 
@@ -220,7 +222,7 @@ class LMDBTestDataset(NequIPLMDBDataset):
     def __init__(
         self,
         file_path: str,
-        transforms: List[Callable] = [],
+        transforms: Optional[List[Callable]] = None,
         supercell=(4, 4, 4),
         sigma: float = 0.1,
         element="Cu",

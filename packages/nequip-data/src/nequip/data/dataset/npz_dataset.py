@@ -1,6 +1,6 @@
 """Dataset of arrays in an ``.npz`` file, as sGDML and rMD17 distribute their data."""
 
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -10,14 +10,13 @@ from ..ase_convert import _to_tensor
 from ..fields import get_field_type
 from .base import AtomicDataset, check_file_exists
 
-
-def _default_key_mapping() -> Dict[str, str]:
-    return {
-        "R": keys.POSITIONS_KEY,
-        "z": keys.ATOMIC_NUMBERS_KEY,
-        "E": keys.TOTAL_ENERGY_KEY,
-        "F": keys.FORCE_KEY,
-    }
+#: array names of sGDML (and MD22) files -> field names; the default ``key_mapping``
+SGDML_KEY_MAPPING: Dict[str, str] = {
+    "R": keys.POSITIONS_KEY,
+    "z": keys.ATOMIC_NUMBERS_KEY,
+    "E": keys.TOTAL_ENERGY_KEY,
+    "F": keys.FORCE_KEY,
+}
 
 
 class NPZDataset(AtomicDataset):
@@ -42,12 +41,12 @@ class NPZDataset(AtomicDataset):
     def __init__(
         self,
         file_path: str,
-        transforms: List[Callable] = [],
-        key_mapping: Dict[str, str] = _default_key_mapping(),
+        transforms: Optional[List[Callable]] = None,
+        key_mapping: Optional[Dict[str, str]] = None,
     ):
         super().__init__(transforms=transforms)
         self.file_path = check_file_exists(file_path)
-        self.key_mapping = dict(key_mapping)
+        self.key_mapping = dict(SGDML_KEY_MAPPING if key_mapping is None else key_mapping)
         fields = list(self.key_mapping.values())
         for required in (keys.POSITIONS_KEY, keys.ATOMIC_NUMBERS_KEY):
             if required not in fields:

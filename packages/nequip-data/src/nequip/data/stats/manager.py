@@ -4,10 +4,12 @@ The statistics feed model hyperparameters through ``${training_data_stats:NAME}`
 :func:`lookup_statistic` for the lookup with a helpful error.
 """
 
+import enum
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Dict, Iterable, List, Optional, Union
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import torch
 from torchmetrics import Metric
@@ -23,6 +25,35 @@ Statistics = Dict[str, Union[float, Dict[str, float]]]
 
 _ENTRY_KEYS = ("field", "metric", "per_type", "ignore_nan", "name")
 _FORBIDDEN_LOADER_KEYS = ("dataset", "collate_fn", "generator")
+
+
+class Grouping(enum.Enum):
+    """How the entries of a statistic are grouped."""
+
+    WHOLE = "whole"  #: one value over all entries
+    NODE_TYPE = "node_type"  #: one value per atom type (a node field)
+    EDGE_TYPE_PAIR = "edge_type_pair"  #: one value per (center type, neighbor type) pair (an edge field)
+    COMPOSITION = "composition"  #: per-type least-squares fit of a per-frame field
+
+
+@dataclass(frozen=True, eq=False)
+class Statistic:
+    """One statistic of a :class:`DataStatisticsManager`.
+
+    Attributes:
+        name: the statistic's name.
+        field: the modifier that reads the values from the data (``data -> tensor``).
+        metric: the metric; for ``NODE_TYPE`` and ``EDGE_TYPE_PAIR`` a ``ModuleList`` with
+            one metric per type (per type pair, center-major).
+        grouping: how the values are grouped.
+        ignore_nan: whether NaN entries are dropped (otherwise they are an error).
+    """
+
+    name: str
+    field: Callable[[AtomicDataDict.Type], torch.Tensor]
+    metric: torch.nn.Module
+    grouping: Grouping
+    ignore_nan: bool
 
 
 class MissingFieldError(KeyError):
@@ -118,17 +149,18 @@ class DataStatisticsManager(torch.nn.Module):
                 raise ValueError(f"type_names must be non-empty and without repeats, got {type_names}")
         self.type_names: Optional[List[str]] = type_names
 
-        self.names: List[str] = []
-        self.fields: List[Any] = []
-        self.kinds: List[Optional[str]] = []  # None (whole field), "node", "edge" or "composition"
-        self.ignore_nans: List[bool] = []
-        self.metrics = torch.nn.ModuleList()
-        for i, entry in enumerate(metrics):
-            self._add_entry(i, entry)
+        self.statistics: List[Statistic] = [self._statistic(i, entry) for i, entry in enumerate(metrics)]
+        # the same metric modules, registered so that .to(device) and state_dict() reach them
+        self.metrics = torch.nn.ModuleList([statistic.metric for statistic in self.statistics])
         self._check_names()
         self.stats_dict: Statistics = {}
 
-    def _add_entry(self, i: int, entry: Mapping[str, Any]) -> None:
+    @property
+    def names(self) -> List[str]:
+        """The statistics' names, in order."""
+        return [statistic.name for statistic in self.statistics]
+
+    def _statistic(self, i: int, entry: Mapping[str, Any]) -> Statistic:
         if not isinstance(entry, Mapping):
             raise ValueError(f"metrics[{i}] must be a dict with keys {list(_ENTRY_KEYS)}, got {entry!r}")
         unknown = [k for k in entry.keys() if k not in _ENTRY_KEYS]
@@ -157,7 +189,7 @@ class DataStatisticsManager(torch.nn.Module):
         if not isinstance(name, str) or not name:
             raise ValueError(f"metrics[{i}]['name'] must be a non-empty string, got {name!r}")
 
-        kind = None
+        grouping = Grouping.WHOLE
         if per_type or composition:
             if self.type_names is None:
                 raise ValueError(f"statistic {name!r} is per type, so type_names must be given (got None)")
@@ -169,45 +201,43 @@ class DataStatisticsManager(torch.nn.Module):
                         f"but field {field} is a {field_type} field"
                     )
                 metric.bind_type_names(self.type_names)
-                kind = "composition"
+                grouping = Grouping.COMPOSITION
             elif field_type in ("node", "edge"):
-                kind = field_type
-                num = len(self.type_names) ** (1 if kind == "node" else 2)
-                metric = torch.nn.ModuleList([metric.clone() for _ in range(num)])
+                grouping = Grouping.NODE_TYPE if field_type == "node" else Grouping.EDGE_TYPE_PAIR
+                metric = torch.nn.ModuleList([metric.clone() for _ in self._type_keys(grouping)])
             else:
                 raise ValueError(
                     f"statistic {name!r}: per_type needs a node or edge field, but {field} is a "
                     f"{field_type} field (allowed for per-frame fields: CompositionLeastSquares)"
                 )
-        self.names.append(name)
-        self.fields.append(field)
-        self.kinds.append(kind)
-        self.ignore_nans.append(ignore_nan)
-        self.metrics.append(metric)
+        return Statistic(name=name, field=field, metric=metric, grouping=grouping, ignore_nan=ignore_nan)
 
-    def _type_keys(self, kind: str) -> List[tuple]:
+    def _type_keys(self, grouping: Grouping) -> List[Tuple[str, str]]:
         """(dict key, flat-name suffix) of each per-type slot, in slot order."""
-        if kind == "edge":
+        if grouping is Grouping.WHOLE:
+            return []
+        if grouping is Grouping.EDGE_TYPE_PAIR:
             return [(f"{a}_{b}", a + b) for a in self.type_names for b in self.type_names]
         return [(t, t) for t in self.type_names]
 
     def _check_names(self) -> None:
-        repeated = sorted({n for n in self.names if self.names.count(n) > 1})
+        names = self.names
+        repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
-            raise ValueError(f"statistic names must be unique; repeated: {repeated} (all names: {self.names})")
-        flat = [f"{n}_{s}" for n, k in zip(self.names, self.kinds) if k for _, s in self._type_keys(k)]
-        clash = sorted(set(flat) & set(self.names)) + sorted({n for n in flat if flat.count(n) > 1})
+            raise ValueError(f"statistic names must be unique; repeated: {repeated} (all names: {names})")
+        flat = [f"{s.name}_{suffix}" for s in self.statistics for _, suffix in self._type_keys(s.grouping)]
+        clash = sorted(set(flat) & set(names)) + sorted({n for n in flat if flat.count(n) > 1})
         if clash:
             raise ValueError(f"statistic names {clash} clash with flattened per-type names; rename them")
 
-    def _values(self, idx: int, data: AtomicDataDict.Type, batch_index: Optional[int]) -> torch.Tensor:
-        field, name = self.fields[idx], self.names[idx]
+    def _values(self, statistic: Statistic, data: AtomicDataDict.Type, batch_index: Optional[int]) -> torch.Tensor:
+        field, name = statistic.field, statistic.name
         required = list(getattr(field, "required_fields", ()))
-        if self.kinds[idx] is not None:
+        if statistic.grouping is not Grouping.WHOLE:
             required += [keys.ATOM_TYPE_KEY]
-        if self.kinds[idx] == "composition":
+        if statistic.grouping is Grouping.COMPOSITION:
             required += [keys.BATCH_KEY, keys.NUM_NODES_KEY]
-        if self.kinds[idx] == "edge":
+        if statistic.grouping is Grouping.EDGE_TYPE_PAIR:
             required += [keys.EDGE_INDEX_KEY]
         missing = [f for f in dict.fromkeys(required) if f not in data]
         error = None
@@ -231,28 +261,29 @@ class DataStatisticsManager(torch.nn.Module):
                 when the frames have no ``frame_index``.
         """
         types = None
-        if any(k is not None for k in self.kinds) and keys.ATOM_TYPE_KEY in data:
+        if any(s.grouping is not Grouping.WHOLE for s in self.statistics) and keys.ATOM_TYPE_KEY in data:
             types = data[keys.ATOM_TYPE_KEY].reshape(-1)
             if types.numel() > 0 and (int(types.min()) < 0 or int(types.max()) >= len(self.type_names)):
                 raise ValueError(
                     f"{_frame_label(data, batch_index)} has atom_types {sorted(set(types.tolist()))} outside "
                     f"0..{len(self.type_names) - 1} (type_names {self.type_names})"
                 )
-        for idx, (name, kind, metric) in enumerate(zip(self.names, self.kinds, self.metrics)):
-            values = self._values(idx, data, batch_index)
+        for statistic in self.statistics:
+            name, field, metric, grouping = statistic.name, statistic.field, statistic.metric, statistic.grouping
+            values = self._values(statistic, data, batch_index)
             nan = torch.isnan(values) if values.is_floating_point() else torch.zeros_like(values, dtype=torch.bool)
-            if not self.ignore_nans[idx] and bool(nan.any()):
+            if not statistic.ignore_nan and bool(nan.any()):
                 raise ValueError(
-                    f"statistic {name!r}: {self.fields[idx]} has NaN entries in {_frame_label(data, batch_index)}; "
+                    f"statistic {name!r}: {field} has NaN entries in {_frame_label(data, batch_index)}; "
                     "set ignore_nan: true for this statistic to skip them"
                 )
-            if kind is None:
+            if grouping is Grouping.WHOLE:
                 metric.update(values[~nan])
-            elif kind == "composition":
+            elif grouping is Grouping.COMPOSITION:
                 num_frames = int(data[keys.NUM_NODES_KEY].shape[0])
                 if values.numel() != num_frames:
                     raise ValueError(
-                        f"statistic {name!r}: {self.fields[idx]} must have one value per frame, got shape "
+                        f"statistic {name!r}: {field} must have one value per frame, got shape "
                         f"{tuple(values.shape)} for {num_frames} frames"
                     )
                 num_types = len(self.type_names)
@@ -262,13 +293,13 @@ class DataStatisticsManager(torch.nn.Module):
                 metric.update(values.reshape(-1)[keep], counts[keep])
             else:
                 slots = types
-                if kind == "edge":
+                if grouping is Grouping.EDGE_TYPE_PAIR:
                     edge_index = data[keys.EDGE_INDEX_KEY]
                     slots = types[edge_index[0]] * len(self.type_names) + types[edge_index[1]]
                 if values.shape[0] != slots.shape[0]:
                     raise ValueError(
-                        f"statistic {name!r}: {self.fields[idx]} has {values.shape[0]} rows but the data have "
-                        f"{slots.shape[0]} {'atoms' if kind == 'node' else 'edges'}"
+                        f"statistic {name!r}: {field} has {values.shape[0]} rows but the data have "
+                        f"{slots.shape[0]} {'atoms' if grouping is Grouping.NODE_TYPE else 'edges'}"
                     )
                 for slot, slot_metric in enumerate(metric):
                     select = slots == slot
@@ -294,15 +325,16 @@ class DataStatisticsManager(torch.nn.Module):
         """
         stats: Statistics = {}
         flat: Dict[str, float] = {}
-        for name, kind, metric in zip(self.names, self.kinds, self.metrics):
-            if kind is None:
+        for statistic in self.statistics:
+            name, metric, grouping = statistic.name, statistic.metric, statistic.grouping
+            if grouping is Grouping.WHOLE:
                 stats[name] = metric.compute().item()
                 continue
-            if kind == "composition":
+            if grouping is Grouping.COMPOSITION:
                 values = metric.compute().reshape(-1).tolist()
             else:
                 values = [m.compute().item() for m in metric]
-            slots = self._type_keys(kind)
+            slots = self._type_keys(grouping)
             stats[name] = {key: float(v) for (key, _), v in zip(slots, values)}
             flat.update({f"{name}_{suffix}": float(v) for (_, suffix), v in zip(slots, values)})
             empty = [key for (key, _), v in zip(slots, values) if not math.isfinite(v)]

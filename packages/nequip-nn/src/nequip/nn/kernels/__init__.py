@@ -4,6 +4,7 @@ and the per-type self-connection.
 Each fast kernel has a slow, obviously-correct reference beside it; the tests compare them.
 """
 
+from .protocols import ConvolutionKernel, GraphCompilerFormulation
 from .scatter import HAS_TORCH_SCATTER, scatter_sum, scatter_sum_reference
 from .self_connection import per_type_self_connection
 from .tensor_product import (
@@ -14,6 +15,8 @@ from .tensor_product import (
 )
 
 __all__ = [
+    "ConvolutionKernel",
+    "GraphCompilerFormulation",
     "HAS_TORCH_SCATTER",
     "scatter_sum",
     "scatter_sum_reference",

@@ -28,12 +28,15 @@ Two implementations:
 """
 
 import contextlib
+import dataclasses
 import math
 from typing import Iterator, List, Optional, Tuple
 
 import torch
 from e3nn import o3
 from torch.utils.checkpoint import checkpoint
+
+from .protocols import GraphCompilerFormulation
 
 Instruction = Tuple[int, int, int, str, bool]
 
@@ -84,9 +87,16 @@ class ReferenceTensorProductScatter(torch.nn.Module):
         irreps_in: node feature irreps.
         irreps_sh: edge spherical-harmonic irreps (multiplicity 1 each).
         irreps_out: irreps types to produce (see :func:`uvu_instructions`).
+        weights_in_kernel_order: accepted for the
+            :class:`~nequip.nn.kernels.protocols.ConvolutionKernel` protocol; this kernel
+            reads the weights in e3nn's order (:attr:`weight_order` is ``None``), so it
+            changes nothing.
     """
 
-    def __init__(self, irreps_in, irreps_sh, irreps_out):
+    #: the kernel reads ``edge_weight`` in e3nn's column order
+    weight_order: Optional[torch.Tensor] = None
+
+    def __init__(self, irreps_in, irreps_sh, irreps_out, *, weights_in_kernel_order: bool = False):
         super().__init__()
         self.irreps_in, self.irreps_sh = o3.Irreps(irreps_in), o3.Irreps(irreps_sh)
         _check_irreps(self.irreps_in, self.irreps_sh)
@@ -115,7 +125,70 @@ class ReferenceTensorProductScatter(torch.nn.Module):
         return out.index_add_(0, edge_center, messages)
 
 
-class TensorProductScatter(torch.nn.Module):
+@dataclasses.dataclass(frozen=True)
+class PathGroup:
+    """The paths of one input irrep that have the same output dimension.
+
+    Attributes:
+        num_paths: number of paths P.
+        d3: output dimension 2 l_3 + 1 of each path.
+        mul: channels u of the input irrep.
+    """
+
+    num_paths: int
+    d3: int
+    mul: int
+
+    @property
+    def weight_size(self) -> int:
+        """Per-edge weights of the group: (P, u)."""
+        return self.num_paths * self.mul
+
+    @property
+    def output_size(self) -> int:
+        """Output columns of the group, laid out (P, m_3, u)."""
+        return self.num_paths * self.d3 * self.mul
+
+
+@dataclasses.dataclass(frozen=True)
+class IrrepBlock:
+    """All paths of one input irrep, grouped by output dimension.
+
+    Attributes:
+        input_index: index of the irrep in ``irreps_in``.
+        mul: its channels u.
+        d1: its dimension 2 l_1 + 1.
+        groups: its path groups, by increasing output dimension.
+    """
+
+    input_index: int
+    mul: int
+    d1: int
+    groups: Tuple[PathGroup, ...]
+
+    @property
+    def num_couplings(self) -> int:
+        """K = sum of the paths' output dimensions: rows of an edge's coupling matrix (K, d1)."""
+        return sum(group.num_paths * group.d3 for group in self.groups)
+
+    @property
+    def coupling_sizes(self) -> List[int]:
+        """Rows of the coupling matrix that belong to each group."""
+        return [group.num_paths * group.d3 for group in self.groups]
+
+
+class BlockCouplings(torch.nn.Module):
+    """The stacked Clebsch-Gordan coefficients of one :class:`IrrepBlock`, (dim_sh, K * d1).
+
+    A module per block, so that the model's ``.to()`` moves and casts them with the rest.
+    """
+
+    def __init__(self, couplings: torch.Tensor):
+        super().__init__()
+        self.register_buffer("cg", couplings, persistent=False)
+
+
+class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
     """Fast convolution with the same inputs, outputs and numbers as :class:`ReferenceTensorProductScatter`.
 
     For each input irrep (``u`` channels of dimension ``d_1``) the Clebsch-Gordan
@@ -131,27 +204,33 @@ class TensorProductScatter(torch.nn.Module):
     ``recompute_in_backward`` recomputes each slice's messages in backward instead of
     keeping them (``torch.utils.checkpoint``): less peak memory for more time.
 
-    For a graph compiler (``for_graph_compiler = True``, set while the model is traced for
-    inductor by :func:`traced_for_graph_compiler`), two things change, neither the numbers
-    beyond rounding: the batched matmul becomes ``d_1`` broadcast multiply-adds, which
-    inductor fuses with the gather, the weighting and the scatter-sum into a few loops over
-    edges (a batched matmul of (K, 3) by (3, u) matrices is an inefficient library call);
-    and the neighbor features are first written channel-last at the node level (a small
-    matmul with the identity, which inductor does not fuse away), so that those loops read
-    them with contiguous vector loads instead of strided gathers. The two changes speed up
-    compiled MD steps on the CPU only together (``docs/benchmarks.md``).
+    In its graph-compiler formulation (:meth:`graph_compiler_formulation`, entered while
+    the model is traced for inductor by :func:`traced_for_graph_compiler`), three things
+    change, none of the numbers beyond rounding: edges are not sliced (a loop over a
+    symbolic number of slices would bake the traced edge count into the graph); the
+    batched matmul becomes ``d_1`` broadcast multiply-adds, which inductor fuses with the
+    gather, the weighting and the scatter-sum into a few loops over edges (a batched
+    matmul of (K, 3) by (3, u) matrices is an inefficient library call); and the neighbor
+    features are first written channel-last at the node level (a small matmul with the
+    identity, which inductor does not fuse away), so that those loops read them with
+    contiguous vector loads instead of strided gathers. The last two speed up compiled MD
+    steps on the CPU only together (``docs/benchmarks.md``).
+
+    Satisfies :class:`~nequip.nn.kernels.protocols.ConvolutionKernel`.
 
     Args:
         irreps_in: node feature irreps.
         irreps_sh: edge spherical-harmonic irreps (multiplicity 1 each).
         irreps_out: irreps types to produce (see :func:`uvu_instructions`).
+        weights_in_kernel_order: the caller passes ``edge_weight`` with its columns already
+            in :attr:`weight_order` (see the protocol); default ``False`` (e3nn's order).
         edge_chunk_size: edges per slice on CPU (``<= 0``: all at once).
         recompute_in_backward: trade time for memory, see above (default ``False``).
 
     Attributes:
         irreps_mid: output irreps (one entry per path, sorted).
-        weight_numel: number of per-edge weights (columns of ``edge_weight``), in the
-            order of ``instructions`` (e3nn's order: path-major, then channel).
+        weight_numel: number of per-edge weights (columns of ``edge_weight``).
+        blocks: one :class:`IrrepBlock` per input irrep with paths.
 
     Example:
         >>> tp = TensorProductScatter("4x0e+4x1o", "1x0e+1x1o", "4x0e+4x1o")
@@ -163,7 +242,14 @@ class TensorProductScatter(torch.nn.Module):
     """
 
     def __init__(
-        self, irreps_in, irreps_sh, irreps_out, edge_chunk_size: int = 1024, recompute_in_backward: bool = False
+        self,
+        irreps_in,
+        irreps_sh,
+        irreps_out,
+        *,
+        weights_in_kernel_order: bool = False,
+        edge_chunk_size: int = 1024,
+        recompute_in_backward: bool = False,
     ):
         super().__init__()
         self.irreps_in, self.irreps_sh = o3.Irreps(irreps_in), o3.Irreps(irreps_sh)
@@ -171,8 +257,8 @@ class TensorProductScatter(torch.nn.Module):
         self.irreps_mid, self.instructions = uvu_instructions(self.irreps_in, self.irreps_sh, o3.Irreps(irreps_out))
         self.edge_chunk_size = int(edge_chunk_size)
         self.recompute_in_backward = bool(recompute_in_backward)
-        #: formulation for a fusing graph compiler (see above); set by :func:`traced_for_graph_compiler`
-        self.for_graph_compiler = False
+        self.weights_in_kernel_order = bool(weights_in_kernel_order)
+        self._for_graph_compiler = False
         sh_offsets = [0]
         for mul_ir in self.irreps_sh:
             sh_offsets.append(sh_offsets[-1] + mul_ir.dim)
@@ -182,8 +268,8 @@ class TensorProductScatter(torch.nn.Module):
         dim_sh = self.irreps_sh.dim
 
         self._in_sizes: List[int] = [mul_ir.dim for mul_ir in self.irreps_in]
-        self._blocks: List[Tuple[int, int, int, int]] = []  # (input irrep index, mul, d1, K)
-        self._groups: List[Tuple[int, int, int]] = []  # (block index, num_paths, d3)
+        self.blocks: List[IrrepBlock] = []
+        couplings: List[BlockCouplings] = []
         weight_columns: List[torch.Tensor] = []
         perm = torch.empty(self.irreps_mid.dim, dtype=torch.long)
         weight_start, out_start = 0, 0
@@ -192,8 +278,8 @@ class TensorProductScatter(torch.nn.Module):
             paths = [ins for ins in self.instructions if ins[0] == i1]
             if not paths:
                 continue
-            block = len(self._blocks)
             block_cg: List[torch.Tensor] = []
+            groups: List[PathGroup] = []
             for d3 in sorted({self.irreps_mid[ins[2]].ir.dim for ins in paths}):
                 members = [(p, ins) for p, ins in enumerate(paths) if self.irreps_mid[ins[2]].ir.dim == d3]
                 num_paths = len(members)
@@ -208,32 +294,35 @@ class TensorProductScatter(torch.nn.Module):
                     u, m3 = torch.arange(mul).view(1, -1), torch.arange(d3).view(-1, 1)
                     perm[(mid_offsets[i_out] + u * d3 + m3).view(-1)] = (out_start + (g * d3 + m3) * mul + u).view(-1)
                 block_cg.append(cg.reshape(dim_sh, num_paths * d3 * ir1.dim))
-                self._groups.append((block, num_paths, d3))
+                groups.append(PathGroup(num_paths=num_paths, d3=d3, mul=mul))
                 out_start += mul * num_paths * d3
+            self.blocks.append(IrrepBlock(input_index=i1, mul=mul, d1=ir1.dim, groups=tuple(groups)))
             # (dim_sh, K * d1): couplings of all this block's paths, grouped by output dimension
-            self.register_buffer(
-                f"_cg{block}", torch.cat(block_cg, dim=1).to(torch.get_default_dtype()), persistent=False
-            )
-            self._blocks.append((i1, mul, ir1.dim, sum(c.shape[1] for c in block_cg) // ir1.dim))
+            couplings.append(BlockCouplings(torch.cat(block_cg, dim=1).to(torch.get_default_dtype())))
             weight_start += mul * len(paths)
+        #: one :class:`BlockCouplings` per entry of :attr:`blocks`
+        self.block_couplings = torch.nn.ModuleList(couplings)
         self.weight_numel = weight_start
         weight_order = torch.cat(weight_columns)
         self._weights_in_order = bool((weight_order == torch.arange(self.weight_numel)).all())
         self.register_buffer("_weight_order", weight_order, persistent=False)
-        #: ``True`` when the caller passes ``edge_weight`` already in :attr:`weight_order`
-        #: (e.g. the radial MLP's last layer permuted once, see ``InteractionBlock``).
-        self.weights_preordered = False
         self.register_buffer("_perm", perm, persistent=False)
-        self._group_sizes: List[List[int]] = [
-            [num_paths * d3 for b, num_paths, d3 in self._groups if b == block] for block in range(len(self._blocks))
-        ]
-        self._weight_sizes: List[int] = [self._blocks[b][1] * num_paths for b, num_paths, _ in self._groups]
+        self._groups: List[PathGroup] = [group for block in self.blocks for group in block.groups]
 
     @property
     def weight_order(self) -> Optional[torch.Tensor]:
-        """Column order in which the kernel reads ``edge_weight`` (``None``: as given). A caller
-        that produces the columns in this order sets ``weights_preordered = True``."""
+        """Column order in which the kernel reads ``edge_weight``: ``None`` for e3nn's order,
+        else the permutation of e3nn's columns (see :class:`~nequip.nn.kernels.protocols.ConvolutionKernel`)."""
         return None if self._weights_in_order else self._weight_order
+
+    @property
+    def for_graph_compiler(self) -> bool:
+        """Whether the kernel computes in its graph-compiler formulation (see the class docstring)."""
+        return self._for_graph_compiler
+
+    def _set_graph_compiler_formulation(self, enabled: bool) -> bool:
+        previous, self._for_graph_compiler = self._for_graph_compiler, bool(enabled)
+        return previous
 
     def forward(
         self,
@@ -259,18 +348,22 @@ class TensorProductScatter(torch.nn.Module):
         x_parts = x.split(self._in_sizes, dim=1)
         # neighbor features gathered as (E, d1 * u): channel-last, ready for the contraction
         x_edges = [
-            torch.index_select(x_parts[i1] if d1 == 1 else self._channel_last(x_parts[i1], mul, d1), 0, edge_neighbor)
-            for i1, mul, d1, _ in self._blocks
+            torch.index_select(
+                x_parts[block.input_index]
+                if block.d1 == 1
+                else self._channel_last(x_parts[block.input_index], block.mul, block.d1),
+                0,
+                edge_neighbor,
+            )
+            for block in self.blocks
         ]
-        if not (self._weights_in_order or self.weights_preordered):
+        if not (self._weights_in_order or self.weights_in_kernel_order):
             edge_weight = torch.index_select(edge_weight, 1, self._weight_order)
-        weights = edge_weight.split(self._weight_sizes, dim=1)
-        outs = [
-            torch.zeros(num_nodes, size, dtype=x.dtype, device=x.device)
-            for size in [self._blocks[b][1] * num_paths * d3 for b, num_paths, d3 in self._groups]
-        ]
+        weights = edge_weight.split([group.weight_size for group in self._groups], dim=1)
+        outs = [torch.zeros(num_nodes, group.output_size, dtype=x.dtype, device=x.device) for group in self._groups]
         chunk = num_edges
-        if not (x.is_cuda or torch.compiler.is_compiling()) and 0 < self.edge_chunk_size < num_edges:
+        sliced = not (x.is_cuda or torch.compiler.is_compiling() or self._for_graph_compiler)
+        if sliced and 0 < self.edge_chunk_size < num_edges:
             chunk = self.edge_chunk_size
         if chunk < num_edges:
             slices = zip(
@@ -296,7 +389,7 @@ class TensorProductScatter(torch.nn.Module):
     def _channel_last(self, x: torch.Tensor, mul: int, d1: int) -> torch.Tensor:
         """(N, u * d1) features in e3nn's layout -> (N, d1 * u), written out (see the class docstring)."""
         transposed = x.view(x.shape[0], mul, d1).transpose(1, 2).reshape(x.shape[0] * d1, mul)
-        if self.for_graph_compiler:
+        if self._for_graph_compiler:
             transposed = torch.mm(transposed, torch.eye(mul, dtype=x.dtype, device=x.device))
         return transposed.reshape(x.shape[0], d1 * mul)
 
@@ -306,46 +399,33 @@ class TensorProductScatter(torch.nn.Module):
         """Weighted messages of a slice of n edges, one (n, P * d3 * u) tensor per group."""
         n = sh.shape[0]
         out: List[torch.Tensor] = []
-        idx = 0
-        for b, (x_b, (_, mul, d1, k_total)) in enumerate(zip(x_slice, self._blocks)):
-            coupling = torch.mm(sh, getattr(self, f"_cg{b}")).view(n, k_total, d1)
+        weights = iter(w_slice)
+        for x_b, block, couplings in zip(x_slice, self.blocks, self.block_couplings):
+            mul, d1 = block.mul, block.d1
+            coupling = torch.mm(sh, couplings.cg).view(n, block.num_couplings, d1)
             if d1 == 1:
                 messages = coupling * x_b.view(n, 1, mul)
-            elif self.for_graph_compiler:  # (n, K, u) as d1 multiply-adds that inductor fuses
+            elif self._for_graph_compiler:  # (n, K, u) as d1 multiply-adds that inductor fuses
                 x_b = x_b.view(n, d1, mul)
                 messages = coupling[:, :, :1] * x_b[:, :1]
                 for a in range(1, d1):
                     messages = messages + coupling[:, :, a : a + 1] * x_b[:, a : a + 1]
             else:
                 messages = torch.bmm(coupling, x_b.view(n, d1, mul))  # (n, K, u)
-            for part in messages.split(self._group_sizes[b], dim=1):
-                _, num_paths, d3 = self._groups[idx]
-                weighted = part.view(n, num_paths, d3, mul) * w_slice[idx].view(n, num_paths, 1, mul)
-                out.append(weighted.view(n, num_paths * d3 * mul))
-                idx += 1
+            for part, group in zip(messages.split(block.coupling_sizes, dim=1), block.groups):
+                weighted = part.view(n, group.num_paths, group.d3, mul) * next(weights).view(n, group.num_paths, 1, mul)
+                out.append(weighted.view(n, group.output_size))
         return out
 
 
 @contextlib.contextmanager
 def traced_for_graph_compiler(model: torch.nn.Module) -> Iterator[None]:
-    """While ``model`` is traced (``make_fx``) for a graph compiler: kernels in their compiler formulation.
-
-    Turns off CPU edge chunking (``edge_chunk_size``: a loop over a symbolic number of
-    slices would bake the traced batch's edge count into the graph) and sets
-    ``for_graph_compiler`` on the :class:`TensorProductScatter` kernels; both are restored
-    on exit.
-    """
-    chunked = [m for m in model.modules() if isinstance(getattr(m, "edge_chunk_size", None), int)]
-    kernels = [m for m in model.modules() if isinstance(m, TensorProductScatter)]
-    sizes, flags = [m.edge_chunk_size for m in chunked], [m.for_graph_compiler for m in kernels]
-    for m in chunked:
-        m.edge_chunk_size = 0
-    for m in kernels:
-        m.for_graph_compiler = True
-    try:
+    """While ``model`` is traced (``make_fx``) for a graph compiler: every
+    :class:`~nequip.nn.kernels.protocols.GraphCompilerFormulation` module of it in that
+    formulation (for :class:`TensorProductScatter`: no CPU edge slices, fused contractions);
+    the previous formulations are restored on exit, also on errors."""
+    with contextlib.ExitStack() as stack:
+        for module in model.modules():
+            if isinstance(module, GraphCompilerFormulation):
+                stack.enter_context(module.graph_compiler_formulation())
         yield
-    finally:
-        for m, size in zip(chunked, sizes):
-            m.edge_chunk_size = size
-        for m, flag in zip(kernels, flags):
-            m.for_graph_compiler = flag

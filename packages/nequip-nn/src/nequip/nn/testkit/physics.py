@@ -15,7 +15,7 @@
 Every check raises ``AssertionError`` with what differed, by how much, and the tolerance.
 """
 
-from typing import List, Mapping, Optional, Sequence, Union
+from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -277,14 +277,3 @@ def check_locality(model: Model, data: AtomicDataDict.Type, r_max: float, tol: O
         evaluate(model, lone)[keys.PER_ATOM_ENERGY_KEY],
         tol,
     )
-
-
-__all__: List[str] = [
-    "check_forces_finite_differences",
-    "check_stress_finite_differences",
-    "check_batch_consistency",
-    "check_periodic_images",
-    "check_isolated_atoms",
-    "check_cutoff_smoothness",
-    "check_locality",
-]

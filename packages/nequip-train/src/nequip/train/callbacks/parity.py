@@ -5,12 +5,13 @@ from typing import Any, Dict, List, Optional
 
 import lightning
 import torch
-from lightning.pytorch.callbacks import Callback
 
 from nequip.data import keys
 
+from .predictions import TestPredictionCallback
 
-class ParityPlot(Callback):
+
+class ParityPlot(TestPredictionCallback):
     """After testing, write ``{prefix}_dataset{i}.png``: per-atom energy and force components, predicted vs reference.
 
     Config example::
@@ -35,15 +36,7 @@ class ParityPlot(Callback):
         self._data = {}
         self.written = []
 
-    def on_test_batch_end(
-        self,
-        trainer: lightning.Trainer,
-        pl_module: lightning.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
+    def add_batch(self, trainer: lightning.Trainer, outputs: Any, batch: Any, dataloader_idx: int) -> None:
         store = self._data.setdefault(dataloader_idx, {})
         num_atoms = batch[keys.NUM_NODES_KEY].to(torch.float64).reshape(-1, 1)
         pairs = [("energy", keys.TOTAL_ENERGY_KEY, num_atoms), ("forces", keys.FORCE_KEY, None)]

