@@ -1,18 +1,23 @@
 """Run inside a venv made from our wheels and nequip-allegro: build AllegroModel and evaluate it.
 
-Usage: python allegro_build_check.py ETHANOL_XYZ. Prints one line per model dtype.
+Usage: python allegro_build_check.py ETHANOL_XYZ. Prints one line per model dtype, then
+``testkit float64 ...`` once the shared physics test-kit (:func:`nequip.nn.testkit.check_all`)
+and the strict-locality check below pass on a small float64 AllegroModel.
 """
 
 import sys
 
 import allegro  # noqa: F401  (the import registers Allegro's compile target and packaging externs)
+import ase
 import ase.io
+import numpy as np
 import torch
 from allegro.model import AllegroModel
 
 from nequip.data import AtomicDataDict
 from nequip.data.ase import from_ase
 from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
+from nequip.nn.testkit import assert_close, check_all, evaluate, frame_from_ase
 from nequip.scripts._compile_utils import compile_target
 
 TYPE_NAMES = ["C", "H", "O"]
@@ -50,6 +55,60 @@ HYPERPARAMETERS = dict(
 )
 
 
+#: a small model for the test-kit (its finite differences evaluate the model hundreds of times)
+SMALL_HYPERPARAMETERS = dict(
+    HYPERPARAMETERS,
+    radial_chemical_embed=dict(HYPERPARAMETERS["radial_chemical_embed"], num_bessels=4),
+    radial_chemical_embed_dim=8,
+    scalar_embed_mlp_hidden_layers_width=8,
+    num_scalar_features=8,
+    num_tensor_features=4,
+    allegro_mlp_hidden_layers_depth=1,
+    allegro_mlp_hidden_layers_width=8,
+    readout_mlp_hidden_layers_width=8,
+    avg_num_neighbors=3.0,
+    per_type_energy_scales=1.3,
+)
+
+
+def check_strict_locality(model, seed: int = 0) -> None:
+    """Allegro's per-atom energy E_i depends only on the atoms within ``R_MAX`` of atom i.
+
+    (Stronger than the test-kit's locality check, which a message-passing model also
+    passes: here the moved atom stays within ``R_MAX`` of other atoms.) In a cluster about
+    2.5 ``R_MAX`` long, each atom j is moved a little; every atom farther than ``R_MAX``
+    from j before and after the move keeps its energy, and some atom near j does not (so
+    the move is seen at all).
+    """
+    rng = np.random.default_rng(seed)
+    box = np.array([2.5 * R_MAX, 0.6 * R_MAX, 0.6 * R_MAX])
+    points = []
+    while len(points) < 8:
+        point = rng.uniform(0.0, 1.0, size=3) * box
+        if all(np.linalg.norm(point - other) >= 0.3 * R_MAX for other in points):
+            points.append(point)
+    positions = np.array(points)
+    symbols = [TYPE_NAMES[i % len(TYPE_NAMES)] for i in range(len(positions))]
+    data = frame_from_ase(ase.Atoms(symbols=symbols, positions=positions), TYPE_NAMES, R_MAX)
+    before = evaluate(model, data)[AtomicDataDict.PER_ATOM_ENERGY_KEY]
+    num_far_checked = 0
+    for j in range(len(positions)):
+        moved_positions = positions.copy()
+        moved_positions[j] += rng.normal(scale=0.1, size=3)
+        moved = frame_from_ase(ase.Atoms(symbols=symbols, positions=moved_positions), TYPE_NAMES, R_MAX)
+        after = evaluate(model, moved)[AtomicDataDict.PER_ATOM_ENERGY_KEY]
+        distance_before = np.linalg.norm(positions - positions[j], axis=1)
+        distance_after = np.linalg.norm(moved_positions - moved_positions[j], axis=1)
+        far = torch.from_numpy(np.minimum(distance_before, distance_after) > R_MAX)
+        assert bool((after[~far] - before[~far]).abs().max() > 1e-6), f"moving atom {j} changed no energy"
+        if bool(far.any()):
+            assert_close(
+                f"strict locality: energies of atoms beyond r_max of moved atom {j}", after[far], before[far], 1e-9
+            )
+            num_far_checked += int(far.sum())
+    assert num_far_checked > 0, "the cluster has no pair farther apart than r_max"
+
+
 def frame(atoms):
     data = ChemicalSpeciesToAtomTypeMapper(chemical_symbols=TYPE_NAMES)(from_ase(atoms))
     return NeighborListTransform(r_max=R_MAX)(data)
@@ -77,6 +136,10 @@ def main(path: str) -> None:
         tolerance = 1e-6 if dtype == "float64" else 5e-2
         assert abs(fd - float(f[0, 0])) <= tolerance * max(1.0, abs(fd)), (dtype, fd, float(f[0, 0]))
         print(dtype, sum(p.numel() for p in model.parameters()), next(model.parameters()).dtype)
+    small = AllegroModel(model_dtype="float64", **SMALL_HYPERPARAMETERS)
+    check_all(small, TYPE_NAMES, R_MAX, HYPERPARAMETERS["per_type_energy_shifts"])
+    check_strict_locality(small)
+    print("testkit float64", sum(p.numel() for p in small.parameters()))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 A venv gets our nequip-data, nequip-nn, nequip-potentials and nequip-models wheels, hydra-core
 (Allegro's model module imports ``hydra.utils.instantiate``) and ``nequip-allegro==0.8.3``
 with ``--no-deps``; ``allegro_build_check.py`` then builds ``AllegroModel`` in float32 and
-float64 and evaluates it on an xTB ethanol frame. Skipped when the package registry is
-unreachable.
+float64 and evaluates it on an xTB ethanol frame, then runs the shared physics test-kit
+(``nequip.nn.testkit.check_all``) and a strict-locality check (Allegro's per-atom energy sees
+only atoms within r_max) on a small float64 ``AllegroModel``. Skipped when the package registry
+is unreachable.
 """
 
 import importlib.util
@@ -60,7 +62,8 @@ def test_allegro_imports_and_builds_from_our_wheels(wheels, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     lines = result.stdout.split("\n")
-    assert [line.split()[0] for line in lines if line] == ["float32", "float64"], result.stdout
+    assert [line.split()[0] for line in lines if line] == ["float32", "float64", "testkit"], result.stdout
     assert lines[0].endswith("torch.float32") and lines[1].endswith("torch.float64"), result.stdout
+    assert lines[2].startswith("testkit float64 "), result.stdout
     lightning = subprocess.run([str(python), "-c", "import lightning"], capture_output=True)
     assert lightning.returncode != 0, "the venv must hold no Lightning (nequip-train is not installed)"

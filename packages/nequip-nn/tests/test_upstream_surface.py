@@ -73,6 +73,9 @@ def test_with_edge_type_gives_center_and_neighbor_types():
     assert torch.equal(edge_types, data[keys.ATOM_TYPE_KEY][data[keys.EDGE_INDEX_KEY]])
     present = {"pair_types": torch.zeros(2, 1, dtype=torch.long)}
     assert with_edge_type_({**data, **present}, "pair_types")["pair_types"] is present["pair_types"]
+    flat = {keys.EDGE_TYPE_KEY: torch.zeros(data[keys.EDGE_INDEX_KEY].shape[1], dtype=torch.long)}
+    with pytest.raises(ValueError, match=r"with_edge_type_: data\['edge_type_flat'\] has shape \(\d+,\)"):
+        with_edge_type_({**data, **flat})
 
 
 def test_avg_num_neighbors_norm_scales_by_the_sending_type():

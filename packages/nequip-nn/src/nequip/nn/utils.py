@@ -113,7 +113,9 @@ def with_edge_vectors_(
 def with_edge_type_(data: AtomicDataDict.Type, edge_type_field: str = keys.EDGE_TYPE_KEY) -> AtomicDataDict.Type:
     """Add the atom types of both ends of every edge, (2, E) int64 (row 0 center, row 1 neighbor), in place.
 
-    Nothing is recomputed when ``edge_type_field`` is present.
+    Nothing is recomputed when ``edge_type_field`` is present; a present field that is not
+    (2, E) (e.g. the flat ``t_i * T + t_j`` that :class:`nequip.nn.radial.EdgeLengthNormalizer`
+    writes under the same default key) is a ``ValueError``, never silently used.
 
     Args:
         data: the data dict (atom types and edge index).
@@ -131,4 +133,10 @@ def with_edge_type_(data: AtomicDataDict.Type, edge_type_field: str = keys.EDGE_
         types = data[keys.ATOM_TYPE_KEY].view(-1)
         edge_index = data[keys.EDGE_INDEX_KEY]
         data[edge_type_field] = torch.index_select(types, 0, edge_index.reshape(-1)).view(2, -1)
+    elif data[edge_type_field].dim() != 2 or data[edge_type_field].shape[0] != 2:
+        raise ValueError(
+            f"with_edge_type_: data[{edge_type_field!r}] has shape {tuple(data[edge_type_field].shape)}, "
+            "not the (2, num_edges) edge types it writes (a flat per-edge-type index from "
+            "nequip.nn.radial.EdgeLengthNormalizer uses the same key); pass another edge_type_field"
+        )
     return data
