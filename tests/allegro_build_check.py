@@ -2,10 +2,15 @@
 
 Usage: python allegro_build_check.py ETHANOL_XYZ. Prints one line per model dtype, then
 ``testkit float64 ...`` once the shared physics test-kit (:func:`nequip.nn.testkit.check_all`)
-and the strict-locality check below pass on a small float64 AllegroModel.
+and the strict-locality check below pass on a small float64 AllegroModel, then ``nve float64
+...`` once such a model survives a checkpoint round trip and conserves energy in NVE MD, then
+``export float64 ...`` once ``nequip-compile --mode export`` of it gives the eager numbers.
 """
 
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import allegro  # noqa: F401  (the import registers Allegro's compile target and packaging externs)
 import ase
@@ -13,10 +18,15 @@ import ase.io
 import numpy as np
 import torch
 from allegro.model import AllegroModel
+from ase import units
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.verlet import VelocityVerlet
 
 from nequip.data import AtomicDataDict
 from nequip.data.ase import from_ase
 from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
+from nequip.integrations.ase import NequIPCalculator
+from nequip.model import ModelFromCheckpoint, save_model_checkpoint
 from nequip.nn.testkit import assert_close, check_all, evaluate, frame_from_ase
 from nequip.scripts._compile_utils import compile_target
 
@@ -70,6 +80,13 @@ SMALL_HYPERPARAMETERS = dict(
     per_type_energy_scales=1.3,
 )
 
+#: the small model with per-atom energies scaled down: random weights then give forces of
+#: about 0.1 eV/Å on ethanol, so a 300 K NVE run stays a vibrating molecule (at full scale
+#: the random attraction pulls atoms together within 50 fs)
+MD_HYPERPARAMETERS = dict(SMALL_HYPERPARAMETERS, per_type_energy_scales=0.1)
+#: NVE steps of 0.5 fs, and the bound on max |E_total(t) - E_total(0)| (eV) over them
+MD_STEPS, MD_TIMESTEP_FS, MD_ENERGY_BOUND = 100, 0.5, 2e-3
+
 
 def check_strict_locality(model, seed: int = 0) -> None:
     """Allegro's per-atom energy E_i depends only on the atoms within ``R_MAX`` of atom i.
@@ -118,6 +135,67 @@ def energy(model, atoms) -> float:
     return float(model(frame(atoms))[AtomicDataDict.TOTAL_ENERGY_KEY].detach())
 
 
+def check_checkpoint_round_trip(model, checkpoint: Path, atoms) -> None:
+    """``save_model_checkpoint`` then ``ModelFromCheckpoint`` gives the same energy and forces."""
+    save_model_checkpoint(str(checkpoint), model)
+    reloaded = ModelFromCheckpoint(str(checkpoint))
+    expected, got = model(frame(atoms)), reloaded(frame(atoms))
+    for key in (AtomicDataDict.TOTAL_ENERGY_KEY, AtomicDataDict.FORCE_KEY):
+        assert_close(f"{key} after the checkpoint round trip", got[key].detach(), expected[key].detach(), 1e-12)
+
+
+def nve_energy_spread(calculator, atoms, timestep_fs: float, num_steps: int) -> float:
+    """Largest |E_total(t) - E_total(0)| (eV) of velocity-Verlet NVE from 300 K Maxwell-Boltzmann velocities."""
+    atoms = atoms.copy()
+    atoms.calc = calculator
+    MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(0))
+    total = [atoms.get_total_energy()]
+    dynamics = VelocityVerlet(atoms, timestep=timestep_fs * units.fs)
+    dynamics.attach(lambda: total.append(atoms.get_total_energy()), interval=1)
+    dynamics.run(num_steps)
+    assert len(total) == num_steps + 2, len(total)  # the initial value, then once at the start and after each step
+    return float(np.abs(np.array(total) - total[0]).max())
+
+
+def check_nve(checkpoint: Path, atoms) -> float:
+    """NVE with ``NequIPCalculator.from_checkpoint`` conserves energy, with velocity Verlet's dt² error.
+
+    Returns the energy spread of the ``MD_STEPS`` steps of ``MD_TIMESTEP_FS``; halving the
+    step (twice the steps, same simulated time) must cut it about fourfold, which forces
+    that are not -dE/dr would not do.
+    """
+    calculator = NequIPCalculator.from_checkpoint(str(checkpoint))
+    spread = nve_energy_spread(calculator, atoms, MD_TIMESTEP_FS, MD_STEPS)
+    assert spread < MD_ENERGY_BOUND, f"NVE energy spread {spread:.3g} eV exceeds {MD_ENERGY_BOUND} eV"
+    half_step = nve_energy_spread(calculator, atoms, MD_TIMESTEP_FS / 2, 2 * MD_STEPS)
+    assert 2.5 < spread / half_step < 6.0, f"energy spread {spread:.3g} eV at dt, {half_step:.3g} eV at dt/2: not dt²"
+    return spread
+
+
+def check_export(checkpoint: Path, exported: Path, eager_calculator, atoms) -> int:
+    """``nequip-compile --mode export`` gives a model whose energy and forces equal the eager model's.
+
+    Checked on ``atoms`` and on two copies of it 20 Å apart (another atom count: the exported
+    program must not be fixed to the size of the example it was traced with). Returns the
+    largest atom count checked.
+    """
+    nequip_compile = Path(sys.executable).with_name("nequip-compile")  # the console script of nequip-models
+    result = subprocess.run(
+        [str(nequip_compile), str(checkpoint), str(exported), "--mode", "export"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    exported_calculator = NequIPCalculator.from_compiled_model(str(exported))
+    shifted = atoms.copy()
+    shifted.positions += 20.0
+    systems = [atoms, atoms + shifted]
+    for system in systems:
+        expected = (eager_calculator.get_potential_energy(system), eager_calculator.get_forces(system))
+        got = (exported_calculator.get_potential_energy(system), exported_calculator.get_forces(system))
+        for name, want, have in zip(("energy", "forces"), expected, got):
+            assert_close(f"exported {name} ({len(system)} atoms)", torch.as_tensor(have), torch.as_tensor(want), 1e-10)
+    return max(len(system) for system in systems)
+
+
 def main(path: str) -> None:
     assert compile_target("pair_allegro")["input"][0] == AtomicDataDict.POSITIONS_KEY
     atoms = ase.io.read(path, index=0)
@@ -140,6 +218,17 @@ def main(path: str) -> None:
     check_all(small, TYPE_NAMES, R_MAX, HYPERPARAMETERS["per_type_energy_shifts"])
     check_strict_locality(small)
     print("testkit float64", sum(p.numel() for p in small.parameters()))
+    md_model = AllegroModel(model_dtype="float64", **MD_HYPERPARAMETERS)
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = Path(tmp) / "allegro.ckpt"
+        check_checkpoint_round_trip(md_model, checkpoint, atoms)
+        spread = check_nve(checkpoint, atoms)
+        print(
+            f"nve float64 steps={MD_STEPS} dt={MD_TIMESTEP_FS}fs energy_spread={spread:.3g}eV bound={MD_ENERGY_BOUND}eV"
+        )
+        eager_calculator = NequIPCalculator.from_checkpoint(str(checkpoint))
+        num_atoms = check_export(checkpoint, Path(tmp) / "allegro.pt2", eager_calculator, atoms)
+        print(f"export float64 equals eager up to {num_atoms} atoms")
 
 
 if __name__ == "__main__":

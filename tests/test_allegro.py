@@ -5,8 +5,12 @@ A venv gets our nequip-data, nequip-nn, nequip-potentials and nequip-models whee
 with ``--no-deps``; ``allegro_build_check.py`` then builds ``AllegroModel`` in float32 and
 float64 and evaluates it on an xTB ethanol frame, then runs the shared physics test-kit
 (``nequip.nn.testkit.check_all``) and a strict-locality check (Allegro's per-atom energy sees
-only atoms within r_max) on a small float64 ``AllegroModel``. Skipped when the package registry
-is unreachable.
+only atoms within r_max) on a small float64 ``AllegroModel``; finally it saves such a model with
+``save_model_checkpoint``, reloads it with ``ModelFromCheckpoint`` (same energy and forces) and
+runs 100 NVE steps of 0.5 fs with ``NequIPCalculator.from_checkpoint`` (energy conserved within
+a bound, with velocity Verlet's dt² error), and exports it with the venv's ``nequip-compile
+--mode export`` (energy and forces equal the eager model's, also at another atom count).
+Skipped when the package registry is unreachable.
 """
 
 import importlib.util
@@ -62,8 +66,12 @@ def test_allegro_imports_and_builds_from_our_wheels(wheels, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     lines = result.stdout.split("\n")
-    assert [line.split()[0] for line in lines if line] == ["float32", "float64", "testkit"], result.stdout
+    assert [line.split()[0] for line in lines if line] == ["float32", "float64", "testkit", "nve", "export"], (
+        result.stdout
+    )
     assert lines[0].endswith("torch.float32") and lines[1].endswith("torch.float64"), result.stdout
     assert lines[2].startswith("testkit float64 "), result.stdout
+    assert lines[3].startswith("nve float64 steps=100 dt=0.5fs energy_spread="), result.stdout
+    assert lines[4] == "export float64 equals eager up to 18 atoms", result.stdout
     lightning = subprocess.run([str(python), "-c", "import lightning"], capture_output=True)
     assert lightning.returncode != 0, "the venv must hold no Lightning (nequip-train is not installed)"

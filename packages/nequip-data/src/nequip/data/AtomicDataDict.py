@@ -28,20 +28,24 @@ from .keys import (
 Type = Dict[str, torch.Tensor]
 
 
+# The counts below are tensor sizes, not int(...) of them: under torch.export a size is a
+# symbolic integer, and int() would fix the exported program to the example's size.
+
+
 def num_frames(data: Type) -> int:
     """Number of frames B in ``data``."""
-    return int(data[NUM_NODES_KEY].shape[0])
+    return data[NUM_NODES_KEY].shape[0]
 
 
 def num_nodes(data: Type) -> int:
     """Total number of atoms N in ``data``."""
-    return int(data[POSITIONS_KEY].shape[0])
+    return data[POSITIONS_KEY].shape[0]
 
 
 def num_edges(data: Type) -> int:
     """Total number of edges E in ``data`` (0 before a neighbor list is computed)."""
     edge_index = data.get(EDGE_INDEX_KEY)
-    return 0 if edge_index is None else int(edge_index.shape[1])
+    return 0 if edge_index is None else edge_index.shape[1]
 
 
 def with_batch_(data: Type) -> Type:

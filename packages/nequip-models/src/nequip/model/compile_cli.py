@@ -41,6 +41,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         "(default: this process's torch thread count, e.g. OMP_NUM_THREADS)",
     )
     args = parser.parse_args(argv)
+    from .extensions import load_extensions
+
+    load_extensions()  # installed extension packages register their compile targets and externs
 
     import torch
 

@@ -25,6 +25,7 @@ Example:
     'nequip.model.NequIPGNNModel'
 """
 
+import inspect
 from typing import Any, Callable, Mapping, Tuple
 
 import torch
@@ -78,7 +79,8 @@ def check_stored_model_config(config: Any, source: str) -> None:
 
     The top-level ``_target_`` must be a model builder or ``modify`` (whose ``model`` is
     checked the same way); any other nested ``_target_`` a graph-module class (e.g. a
-    ``pair_potential``). Model loaders are refused: a stored config must rebuild the model
+    ``pair_potential``) or a function whose return annotation is one (an extension
+    package's submodule factory, e.g. ``allegro.nn.TwoBodyBesselScalarEmbed``). Model loaders are refused: a stored config must rebuild the model
     from the file alone.
 
     Args:
@@ -89,6 +91,28 @@ def check_stored_model_config(config: Any, source: str) -> None:
         ValueError: naming the entry whose ``_target_`` is not allowed.
     """
     _check_targets(config, "config", top=True, source=source)
+
+
+def _is_graph_module_class(obj: Any) -> bool:
+    return isinstance(obj, type) and issubclass(obj, GraphModuleMixin)
+
+
+def _builds_graph_module(target: Any) -> bool:
+    """A graph-module class, or a function whose return annotation is one.
+
+    Extension packages build submodules with factory functions (e.g. Allegro's
+    ``allegro.nn.TwoBodyBesselScalarEmbed`` returns a ``SequentialGraphNetwork``); the
+    annotation is their declared contract, read without calling them.
+    """
+    if _is_graph_module_class(target):
+        return True
+    if not inspect.isfunction(target):
+        return False
+    try:
+        returned = inspect.signature(target, eval_str=True).return_annotation
+    except (NameError, TypeError, ValueError):  # an annotation that does not resolve declares nothing usable
+        return False
+    return _is_graph_module_class(returned)
 
 
 def _check_targets(config: Any, path: str, top: bool, source: str) -> None:
@@ -112,8 +136,11 @@ def _check_targets(config: Any, path: str, top: bool, source: str) -> None:
                     f"{source!r}: {path}._target_ {target_path!r} is not a model builder or nequip.model.modify "
                     "(a stored model config must rebuild the model by itself)"
                 )
-        elif not (isinstance(target, type) and issubclass(target, GraphModuleMixin)):
-            raise ValueError(f"{source!r}: {path}._target_ {target_path!r} is not a graph module class")
+        elif not _builds_graph_module(target):
+            raise ValueError(
+                f"{source!r}: {path}._target_ {target_path!r} is not a graph module class "
+                "(nor a function annotated to return one)"
+            )
     for key, item in config.items():
         if key == "modifiers" and nested_top:
             continue  # modifier settings: plain data, no _target_ to build

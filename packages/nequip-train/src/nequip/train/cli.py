@@ -237,8 +237,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     import hydra
     from hydra.core.hydra_config import HydraConfig
 
+    from nequip.model.extensions import load_extensions
+
     from .resolvers import register_resolvers
 
+    load_extensions()  # installed extension packages (e.g. Allegro) register themselves before the config is read
     register_resolvers()
     sys.argv = [sys.argv[0]] + _absolute_config_path(sys.argv[1:] if argv is None else argv)
 
