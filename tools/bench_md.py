@@ -6,6 +6,7 @@ Usage (from the repository root)::
         [--variants ours-eager ours-compile ours-aoti upstream-eager upstream-aoti upstream-eager+retain
                     upstream-aoti+retain ours-eager+release ours-aoti+release]
         [--upstream-python /tmp/upstream/bin/python] [--json rows.json]
+        [--startup-repeats 3] [--startup-only]
 
 Model: upstream's tutorial hyperparameters (4 layers, l_max 1, parity, 32 features, radial
 MLP 2 x 64, 8 Bessels, r_max 5 Å; ``tools/benchlib.py``'s ``ARCHITECTURE``), float32,
@@ -43,12 +44,26 @@ ratios to upstream's eager and AOTInductor calculators and to the fastest upstre
 ``variant``, ``steps_per_s``, ``us_per_step_atom`` (and ``peak_rss_mb`` for large systems),
 the input of ``tools/plot_bench_md.py``.
 
+Start-up (``--startup-repeats``, default 3; ``--startup-only`` skips the step timing): the
+time from process start to the end of the first MD step, as a simulation script sees it.
+Each repeat starts one fresh process per code, the codes alternating: the process imports
+torch, ASE (``ase.io``, velocity Verlet) and the code's calculator, loads a checkpoint of
+the same model with the code's calculator at its default settings (ours:
+``NequIPCalculator.from_checkpoint(path)``; upstream: its ``_from_saved_model(path)`` with
+the identity species map, reading a Lightning checkpoint of the same weights that
+upstream's own training module writes, made from the upstream test fixture's training
+settings), reads the smallest structure, computes its energy (compared as above) and takes
+one velocity-Verlet step. Reported: the median wall time (from the driver starting the
+process to the process reporting), the median process CPU time (user + system of the whole
+process, which depends less on other load), and the phases inside the process.
+
 This file runs under both Pythons: only the standard library is imported at the top.
 """
 
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -181,6 +196,144 @@ def _upstream_aoti(model, atoms, path: str):
     )
 
 
+UPSTREAM_FIXTURE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)),
+    "..",
+    "packages/nequip-models/tests/data/upstream_0_19_1_nequip_gnn.ckpt",
+)
+
+
+def upstream_checkpoint(spec: dict) -> dict:
+    """Upstream's Lightning checkpoint of the benchmark model with our weights (run in upstream's Python).
+
+    The hyperparameters (loss, optimizer, metrics, versions) are those of the upstream test
+    fixture, with the benchmark model in place of its model; the module is upstream's
+    ``NequIPLightningModule`` (no EMA), so the checkpoint's weights are the model's."""
+    import copy
+
+    import torch
+
+    from nequip.train import NequIPLightningModule
+    from nequip.utils.global_state import set_global_state
+
+    set_global_state()
+    fixture = torch.load(UPSTREAM_FIXTURE, map_location="cpu", weights_only=False)
+    model_config = {
+        "_target_": "nequip.model.NequIPGNNModel",
+        "seed": 456,
+        "model_dtype": "float32",
+        "type_names": TYPE_NAMES,
+        **ARCHITECTURE,
+        **spec["stats"],
+    }
+    hyper_parameters = copy.deepcopy(fixture["hyper_parameters"])
+    hyper_parameters.pop("ema_decay", None)
+    hyper_parameters["model"] = model_config
+    fixture_module = hyper_parameters["info_dict"]["training_module"]
+    hyper_parameters["info_dict"]["training_module"] = {
+        "_target_": "nequip.train.NequIPLightningModule",
+        **{key: fixture_module[key] for key in ("loss", "optimizer", "val_metrics")},
+        "model": model_config,
+    }
+    module = NequIPLightningModule(**hyper_parameters)
+    load_our_weights(module.model["sole_model"], spec["weights"])
+    checkpoint = {
+        "epoch": 0,
+        "global_step": 0,
+        "pytorch-lightning_version": fixture["pytorch-lightning_version"],
+        "state_dict": module.state_dict(),
+        "hparams_name": fixture["hparams_name"],
+        "hyper_parameters": hyper_parameters,
+    }
+    torch.save(checkpoint, spec["upstream_checkpoint"])
+    return {}
+
+
+def startup_worker(spec: dict) -> dict:
+    """Start-up as a simulation script sees it: imports, loading the calculator, one MD step (see the docstring)."""
+    marks = [time.perf_counter()]
+    import torch
+
+    marks.append(time.perf_counter())
+    import ase.io
+    from ase import units
+    from ase.md.verlet import VelocityVerlet
+
+    marks.append(time.perf_counter())
+    from nequip.integrations.ase import NequIPCalculator
+
+    marks.append(time.perf_counter())
+    torch.set_num_threads(spec["threads"])
+    if spec["variant"] == "ours":
+        calc = NequIPCalculator.from_checkpoint(spec["checkpoint"])
+    else:
+        calc = NequIPCalculator._from_saved_model(
+            spec["upstream_checkpoint"], device="cpu", chemical_species_to_atom_type_map=True
+        )
+    marks.append(time.perf_counter())
+    atoms = ase.io.read(spec["structures"][min(spec["structures"], key=int)])
+    atoms.calc = calc
+    energy = float(atoms.get_potential_energy())
+    marks.append(time.perf_counter())
+    VelocityVerlet(atoms, timestep=1.0 * units.fs).run(1)
+    marks.append(time.perf_counter())
+    phases = ("import torch", "import ase", "import calculator", "load checkpoint", "first energy", "first MD step")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "energy": energy,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "phases": {name: end - start for name, start, end in zip(phases, marks, marks[1:])},
+    }
+
+
+def _startup(spec: dict, args) -> None:
+    """Start-up of ours and upstream's, fresh processes, the codes alternating (see the docstring)."""
+    python = {"ours": sys.executable, "upstream": args.upstream_python}
+    if not os.path.exists(spec["upstream_checkpoint"]):
+        _run_worker(python["upstream"], "--upstream-checkpoint", spec, args.threads)
+    runs = {variant: [] for variant in python}
+    reference: dict = {}
+    for _ in range(args.startup_repeats):
+        for variant in python:
+            start = time.perf_counter()
+            result = _run_worker(python[variant], "--startup-worker", {**spec, "variant": variant}, args.threads)
+            result["wall_s"] = time.perf_counter() - start
+            n = min(spec["structures"], key=int)
+            _check_energies(f"{variant} (start-up)", {n: result["energy"]}, reference)
+            runs[variant].append(result)
+    print(
+        f"\nstart-up, process start -> end of the first MD step ({min(spec['structures'], key=int)} atoms, "
+        f"threads {args.threads}), median of {args.startup_repeats} fresh processes per code, alternated"
+    )
+    phases = list(runs["ours"][0]["phases"])
+    print(f"{'code':9} {'wall s':>7} {'CPU s':>6}  " + "  ".join(f"{name:>17}" for name in phases) + "  (wall s)")
+    for variant, results in runs.items():
+        wall = statistics.median(r["wall_s"] for r in results)
+        cpu = statistics.median(r["cpu_s"] for r in results)
+        parts = "  ".join(f"{statistics.median(r['phases'][name] for r in results):17.2f}" for name in phases)
+        print(f"{variant:9} {wall:7.2f} {cpu:6.2f}  {parts}", flush=True)
+    for clock in ("wall_s", "cpu_s"):
+        ratio = statistics.median(r[clock] for r in runs["ours"]) / statistics.median(
+            r[clock] for r in runs["upstream"]
+        )
+        print(f"ours / upstream ({clock.removesuffix('_s')}): {ratio:.2f}", flush=True)
+
+
+def _run_worker(python: str, mode: str, spec: dict, threads: int) -> dict:
+    """Run this file as ``mode`` in a fresh ``python`` process; its last output line (JSON)."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONWARNINGS="ignore")
+    proc = subprocess.run(
+        [python, os.path.abspath(__file__), mode, json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=spec["workdir"],
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{mode} worker ({python}) failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def _calculator(spec: dict, first_atoms):
     # "+release": our calculator with retain_freed_memory=False (glibc's default allocator behaviour)
     retain = not spec["variant"].endswith("+release")
@@ -300,6 +453,10 @@ def main(argv=None) -> None:
     parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
     parser.add_argument("--memory-margin-mb", type=float, default=3000, help="memory to leave free for others")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON (input of tools/plot_bench_md.py)")
+    parser.add_argument(
+        "--startup-repeats", type=int, default=3, help="fresh processes per code for start-up (0: none)"
+    )
+    parser.add_argument("--startup-only", action="store_true", help="measure start-up only, no MD step timing")
     args = parser.parse_args(argv)
 
     workdir = tempfile.mkdtemp(prefix="bench_md_")
@@ -312,7 +469,12 @@ def main(argv=None) -> None:
         checkpoint=prepared["checkpoint"],
         weights=prepared["weights"],
         ours_aoti=os.path.join(workdir, "ours.pt2"),
+        upstream_checkpoint=os.path.join(workdir, "upstream.ckpt"),
     )
+    if args.startup_repeats > 0:
+        _startup(spec, args)
+    if args.startup_only:
+        return
     if "ours-aoti" in args.variants:
         print(
             f"our AOTInductor export (incl. its check against eager): {export_ours(spec['checkpoint'], spec['ours_aoti'], args.threads):.0f} s",
@@ -442,5 +604,9 @@ def _report(n: int, per_step: dict, peaks: dict) -> list:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
         print(json.dumps(worker(json.loads(sys.argv[2]))), flush=True)
+    elif len(sys.argv) == 3 and sys.argv[1] == "--startup-worker":
+        print(json.dumps(startup_worker(json.loads(sys.argv[2]))), flush=True)
+    elif len(sys.argv) == 3 and sys.argv[1] == "--upstream-checkpoint":
+        print(json.dumps(upstream_checkpoint(json.loads(sys.argv[2]))), flush=True)
     else:
         main()

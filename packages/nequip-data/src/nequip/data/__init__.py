@@ -6,7 +6,9 @@ neighbor lists, and (in subpackages) transforms, datasets, datamodules and datas
 statistics.
 """
 
-from . import AtomicDataDict, keys, stats
+import importlib
+
+from . import AtomicDataDict, keys
 from .ase_convert import from_ase, to_ase
 from .dict_convert import from_dict
 from .fields import (
@@ -23,7 +25,28 @@ from .fields import (
 from .keys import ABBREV
 from .neighborlist import DEFAULT_NEIGHBORLIST_BACKEND, compute_neighborlist_, register_neighborlist_backend
 from .sampler import PartialSampler
-from .stats import *  # noqa: F403  (the statistics names, listed once in stats.__all__)
+
+#: the public names of nequip.data.stats, also importable from nequip.data (on first use, see __getattr__)
+_STATS_NAMES = (
+    "BaseModifier",
+    "PerAtomModifier",
+    "MappedFieldModifier",
+    "EdgeLengths",
+    "NumNeighbors",
+    "Count",
+    "Mean",
+    "MeanAbsolute",
+    "RootMeanSquare",
+    "StandardDeviation",
+    "Max",
+    "Min",
+    "CompositionLeastSquares",
+    "DataStatisticsManager",
+    "CommonDataStatisticsManager",
+    "EnergyOnlyDataStatisticsManager",
+    "MissingFieldError",
+    "lookup_statistic",
+)
 
 __all__ = [
     "AtomicDataDict",
@@ -45,5 +68,17 @@ __all__ = [
     "register_neighborlist_backend",
     "DEFAULT_NEIGHBORLIST_BACKEND",
     "PartialSampler",
-    *stats.__all__,
+    *_STATS_NAMES,
 ]
+
+
+def __getattr__(name: str):
+    # nequip.data.stats and its names are imported on first use: the statistics are
+    # torchmetrics metrics, and importing torchmetrics takes seconds that a process which
+    # only converts frames and builds neighbor lists (an MD run) would spend for nothing
+    if name == "stats" or name in _STATS_NAMES:
+        # import_module, not `from . import stats`: the latter looks the name up on this
+        # module first, which would call this function again
+        stats = importlib.import_module(f"{__name__}.stats")
+        return stats if name == "stats" else getattr(stats, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
