@@ -1,75 +1,52 @@
-"""Benchmark pair_style nequip in LAMMPS against our ASE calculator, and check 1, 2 and 4 MPI ranks.
+"""Benchmark pair_style nequip in LAMMPS against our ASE calculator and upstream NequIP 0.19.1's, and check MPI ranks.
 
 Usage (from the repository root)::
 
     uv run python tools/bench_lammps.py [--sizes 108 1008 10192] [--threads 1 2] [--ranks 1 2]
-        [--steps 20] [--check-ranks 1 2 4] [--skip-ase] [--json rows.json]
+        [--variants ours-eager ours-aoti upstream-eager upstream-aoti] [--repeats 3] [--atom-steps 2000]
+        [--check-ranks 1 2 4] [--upstream-python /tmp/upstream/bin/python] [--json rows.json]
 
-Model: the benchmark architecture of ``tools/benchlib.py`` (upstream NequIP's tutorial
-hyperparameters: 4 layers, l_max 1, 32 features, r_max 5 Å), float32, Cu/Au, built once with a
-fixed seed; exported for LAMMPS (``export_lammps_model``, units metal) and for ASE
-(``nequip-compile``'s ``export_model``, AOTInductor), each for the thread count of the run.
+Model and structures are those of ``tools/bench_md.py`` (its ``prepare``): upstream NequIP's
+tutorial hyperparameters (4 layers, l_max 1, 32 features, r_max 5 Å), float32, Cu/Au, one
+checkpoint; random Cu/Au fcc alloys of 108, 1,008 and 10,192 atoms with 300 K velocities. For
+each thread count the checkpoint is compiled with ``nequip-compile``'s ``export_model`` for
+the ``lammps`` target (units metal) and for the ``ase`` target (AOTInductor), each for that
+thread count; upstream gets the same weights in its own calculator (eager, and AOTInductor
+with its ``ase`` target), run by ``bench_md.py``'s worker processes in upstream's Python.
 
-Structures: random Cu/Au fcc alloys (a = 3.8 Å; cubic 4-atom cells repeated, so 108, 1,008 and
-10,192 atoms are 3³, about 6.3³ and about 13.7³ cells: the nearest repeat is used), rattled by
-0.05 Å, 300 K.
-
-Timed: velocity-Verlet MD steps (1 fs) after one warm-up step: in LAMMPS (``fix nve``, through
-``nequip.lammps.driver.run_lammps``; wall time of the run, MPI ranks x threads as given) and
-through ``NequIPCalculator`` with ASE's ``VelocityVerlet`` (eager model and AOTInductor package,
-process CPU time; LAMMPS on one rank with one thread also by rank 0's CPU time, otherwise wall
-time). Reported: steps per second, microseconds per step per atom, and for LAMMPS the model's
-atoms per local atom on rank 0 (1 on one rank; on several, local plus ghost atoms
-``num_layers x r_max`` deep: the cost of the ghost shell).
-Upstream NequIP's ASE calculator on the same architecture is measured by ``tools/bench_md.py``.
+Timed: blocks of velocity-Verlet MD steps (1 fs; ``max(1, atom_steps / atoms)`` steps per
+block), the variants taking turns, ``--repeats`` blocks each, the median reported. LAMMPS
+(``fix nve``) runs through ``nequip.lammps.driver.run_lammps``, a fresh LAMMPS per block whose
+set-up and first step are not timed, on each number of ``--ranks`` (``mpirun``). With one
+thread, the clock is CPU time (rank 0's process CPU time for LAMMPS on several ranks would
+miss the other ranks, so those use wall time); with several threads, wall time for all.
+Systems of at least ``bench_md.LARGE`` atoms run one ASE worker at a time (memory).
+Reported: steps per second, microseconds per step per atom, the ratio to our fastest ASE
+path and to upstream's fastest, and for LAMMPS the atoms rank 0 holds per local atom (1 on one
+rank, whose graph has the local atoms only; on several, local plus ghost atoms ``num_layers x
+r_max`` deep: the cost of the ghost shell, an upper bound of the model's atoms, as ghosts left
+without edges are not in the graph).
 
 ``--check-ranks`` evaluates one 1,372-atom cell (7³ cubic cells) on each given number of ranks
 and prints the largest deviation of energy, forces, per-atom energies and virial from one rank.
 
-Run it only on an otherwise idle machine: several variants compete for the cores.
+Run it only on an otherwise idle machine: the variants compete for the cores.
 """
 
 import argparse
 import json
-import shutil
+import os
+import statistics
+import sys
 import tempfile
 import time
-from pathlib import Path
 
+import bench_md
 import benchlib
 import numpy as np
 
+ASE_VARIANTS = ("ours-eager", "ours-aoti", "upstream-eager", "upstream-aoti")
 MASSES = {"Cu": 63.546, "Au": 196.96657}
-
-
-def structure(num_atoms: int, seed: int = 0):
-    import ase.build
-
-    repeat = max(1, round((num_atoms / 4) ** (1 / 3)))
-    atoms = ase.build.bulk("Cu", "fcc", a=3.8, cubic=True).repeat((repeat,) * 3)
-    rng = np.random.default_rng(seed)
-    atoms.set_chemical_symbols(list(rng.choice(benchlib.TYPE_NAMES, size=len(atoms))))
-    atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)
-    return atoms
-
-
-def build_model(num_layers=None, num_features=None):
-    from nequip.model import NequIPGNNModel
-
-    architecture = dict(benchlib.ARCHITECTURE)
-    if num_layers is not None:
-        architecture["num_layers"] = num_layers
-    if num_features is not None:
-        architecture["num_features"] = num_features
-    return NequIPGNNModel(
-        seed=0,
-        model_dtype="float32",
-        type_names=benchlib.TYPE_NAMES,
-        avg_num_neighbors=40.0,
-        per_type_energy_scales=0.5,
-        per_type_energy_shifts=0.0,
-        **architecture,
-    ).eval()
 
 
 def lammps_run(plugin, model_path, atoms, steps, ranks, threads):
@@ -94,24 +71,14 @@ def lammps_run(plugin, model_path, atoms, steps, ranks, threads):
     )
 
 
-def ase_steps_per_second(calc, atoms, steps):
-    from ase import units
-    from ase.md.velocitydistribution import thermalize_momenta
-    from ase.md.verlet import VelocityVerlet
-
-    atoms = atoms.copy()
-    atoms.calc = calc
-    thermalize_momenta(atoms, temperature_K=300, rng=np.random.default_rng(0))
-    dynamics = VelocityVerlet(atoms, timestep=units.fs)
-    dynamics.run(1)
-    start = time.process_time()
-    dynamics.run(steps)
-    return steps / (time.process_time() - start)
-
-
 def check_ranks(plugin, model_path, ranks_list, threads):
     """One 1,372-atom cell on each number of ranks: the largest deviations from the first."""
-    atoms = structure(1372, seed=1)
+    import ase.build
+
+    atoms = ase.build.bulk("Cu", "fcc", a=bench_md.LATTICE, cubic=True).repeat((7, 7, 7))
+    rng = np.random.default_rng(1)
+    atoms.set_chemical_symbols(list(rng.choice(benchlib.TYPE_NAMES, size=len(atoms))))
+    atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)
     results = {ranks: lammps_run(plugin, model_path, atoms, 0, ranks, threads) for ranks in ranks_list}
     first = results[ranks_list[0]]
     for ranks, result in results.items():
@@ -124,75 +91,150 @@ def check_ranks(plugin, model_path, ranks_list, threads):
         print(f"{len(atoms)} atoms, {ranks} rank(s): relative deviation from {ranks_list[0]} rank(s): {deviations}")
 
 
+class _LammpsBlocks:
+    """LAMMPS on one structure as a timed variant: each block a fresh run of ``steps`` steps."""
+
+    def __init__(self, plugin, model_path, atoms, ranks, threads):
+        self.args = (plugin, model_path, atoms)
+        self.ranks, self.threads = ranks, threads
+        self.atoms_per_local = None
+        self.energy = None  # eV, of the structure as given
+
+    def seconds_per_step(self, steps: int, clock: str) -> float:
+        result = lammps_run(*self.args, steps, self.ranks, self.threads)
+        self.energy = result["energy"]
+        self.atoms_per_local = 1.0
+        if self.ranks > 1:
+            self.atoms_per_local += result["rank0_ghost_atoms"] / result["rank0_local_atoms"]
+        cpu = clock == "cpu" and self.ranks == 1
+        return (result["cpu_seconds"] if cpu else result["seconds"]) / steps
+
+
+class _AseBlocks:
+    """A bench_md worker (our or upstream's calculator) as a timed variant."""
+
+    def __init__(self, server, n):
+        self.server, self.n = server, n
+        self.atoms_per_local = None
+
+    def seconds_per_step(self, steps: int, clock: str) -> float:
+        return self.server.request(size=self.n, steps=steps)[f"{clock}_s"] / steps
+
+
+def _time(variants: dict, steps: int, repeats: int, clock: str) -> dict:
+    times = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, variant in variants.items():
+            times[name].append(variant.seconds_per_step(steps, clock))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _report(n: int, threads: int, clock: str, per_step: dict, variants: dict) -> list:
+    ours = [s for name, s in per_step.items() if name.startswith("ours")]
+    upstream = [s for name, s in per_step.items() if name.startswith("upstream")]
+    rows = []
+    for name, seconds in per_step.items():
+        vs_ours = f"{min(ours) / seconds:8.2f}x" if ours else f"{'-':>9}"
+        vs_upstream = f"{min(upstream) / seconds:8.2f}x" if upstream else f"{'-':>9}"
+        nodes = variants[name].atoms_per_local
+        extra = f"  atoms per local atom {nodes:.1f}" if nodes is not None else ""
+        print(
+            f"{n:6d} {threads:3d} {clock:5s} {name:16s} {1 / seconds:9.2f} {seconds / n * 1e6:13.1f} "
+            f"{vs_ours} {vs_upstream}{extra}",
+            flush=True,
+        )
+        row = dict(atoms=n, threads=threads, clock=clock, variant=name, steps_per_s=round(1 / seconds, 4))
+        row.update(us_per_step_atom=round(seconds / n * 1e6, 1), atoms_per_local=nodes)
+        rows.append(row)
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[108, 1008, 10192])
+    parser.add_argument("--sizes", type=int, nargs="+", default=sorted(bench_md.SIZES), choices=sorted(bench_md.SIZES))
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--variants", nargs="*", default=list(ASE_VARIANTS), choices=ASE_VARIANTS)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--atom-steps", type=int, default=2000, help="MD steps per block = max(1, this / atoms)")
     parser.add_argument("--check-ranks", type=int, nargs="*", default=[1, 2, 4])
-    parser.add_argument("--skip-ase", action="store_true")
-    parser.add_argument("--num-layers", type=int, default=None, help="override the benchmark architecture (smoke runs)")
-    parser.add_argument("--num-features", type=int, default=None, help="override the benchmark architecture")
+    parser.add_argument("--upstream-python", default="/tmp/upstream/bin/python")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
-    import torch
+    import ase.io
 
-    from nequip.integrations.ase import NequIPCalculator
+    import nequip.lammps.compile_target  # noqa: F401 - registers the lammps compile target
     from nequip.lammps.build import build_plugin, default_build_dir
-    from nequip.lammps.export import export_lammps_model
+    from nequip.model import ModelFromCheckpoint
     from nequip.model.export import export_model
 
     plugin = str(build_plugin(default_build_dir()))
-    model = build_model(args.num_layers, args.num_features)
-    workdir = Path(tempfile.mkdtemp(prefix="bench_lammps_"))
+    workdir = tempfile.mkdtemp(prefix="bench_lammps_")
+    prepared = bench_md.prepare(workdir, args.sizes)
+    model = ModelFromCheckpoint(prepared["checkpoint"])
+    structures = {n: ase.io.read(path) for n, path in prepared["structures"].items()}
     rows = []
-
+    print(
+        f"{'atoms':>6} {'thr':>3} clock {'variant':16s} {'steps/s':>9} {'us/step/atom':>13} {'vs ours':>9} {'vs up':>9}"
+    )
     for threads in args.threads:
+        import torch
+
         torch.set_num_threads(threads)
-        lammps_path = workdir / f"model_{threads}.nequip.lammps.pt2"
-        export_lammps_model(model, str(lammps_path), units="metal", cpu_threads=threads)
+        clock = "cpu" if threads == 1 else "wall"
+        lammps_path = os.path.join(workdir, f"model_{threads}.nequip.lammps.pt2")
+        start = time.perf_counter()
+        export_model(model, lammps_path, cpu_threads=threads, target="lammps", target_options={"units": "metal"})
+        print(f"# nequip-compile --target lammps, {threads} thread(s): {time.perf_counter() - start:.0f} s", flush=True)
         if args.check_ranks and threads == args.threads[0]:
-            check_ranks(plugin, str(lammps_path), args.check_ranks, threads)
-        ase_path = workdir / f"model_{threads}.nequip.pt2"
-        if not args.skip_ase:
-            export_model(model, str(ase_path), mode="aotinductor", cpu_threads=threads)
-        for size in args.sizes:
-            atoms = structure(size)
-            n = len(atoms)
-            for ranks in args.ranks:
-                result = lammps_run(plugin, str(lammps_path), atoms, args.steps, ranks, threads)
-                # one rank, one thread: process CPU time, as for ASE; otherwise wall time
-                seconds = result["cpu_seconds"] if ranks == 1 and threads == 1 else result["seconds"]
-                # the model's atoms per local atom: one rank attaches ghosts to their originals
-                nodes = 1.0 if ranks == 1 else 1.0 + result["rank0_ghost_atoms"] / result["rank0_local_atoms"]
-                variant = f"lammps-{ranks}rank"
-                rows.append(dict(atoms=n, variant=variant, threads=threads, steps_per_s=args.steps / seconds))
-                rows[-1]["model_atoms_per_local"] = nodes
-            if not args.skip_ase:
-                calculators = {
-                    "ase-eager": NequIPCalculator(model),
-                    "ase-aoti": NequIPCalculator.from_compiled_model(str(ase_path)),
-                }
-                for name, calc in calculators.items():
-                    rate = ase_steps_per_second(calc, atoms, args.steps)
-                    rows.append(dict(atoms=n, variant=name, threads=threads, steps_per_s=rate))
-            for row in rows:
-                if row["atoms"] == n and row["threads"] == threads and "us_per_step_atom" not in row:
-                    row["us_per_step_atom"] = 1e6 / (row["steps_per_s"] * n)
-                    extra = ""
-                    if "model_atoms_per_local" in row:
-                        extra = f", model on {row['model_atoms_per_local']:.1f} atoms per local atom"
-                    print(
-                        f"{n:6d} atoms, {threads} thread(s), {row['variant']:14s}: {row['steps_per_s']:8.2f} steps/s, "
-                        f"{row['us_per_step_atom']:7.2f} us/step/atom{extra}",
-                        flush=True,
-                    )
-    if args.json:
-        with open(args.json, "w") as file:
-            json.dump(rows, file, indent=1)
-    shutil.rmtree(workdir, ignore_errors=True)
+            check_ranks(plugin, lammps_path, args.check_ranks, threads)
+        # bench_md's workers keep upstream's AOTInductor package in their workdir: one per thread count
+        thread_dir = os.path.join(workdir, f"threads_{threads}")
+        os.makedirs(thread_dir, exist_ok=True)
+        spec = dict(
+            workdir=thread_dir,
+            threads=threads,
+            structures=prepared["structures"],
+            stats=prepared["stats"],
+            checkpoint=prepared["checkpoint"],
+            weights=prepared["weights"],
+            ours_aoti=os.path.join(thread_dir, "ours.pt2"),
+        )
+        if "ours-aoti" in args.variants:
+            print(
+                f"# nequip-compile --target ase: {bench_md.export_ours(spec['checkpoint'], spec['ours_aoti'], threads):.0f} s"
+            )
+        for n in args.sizes:
+            variants = {
+                f"lammps-{ranks}rank": _LammpsBlocks(plugin, lammps_path, structures[n], ranks, threads)
+                for ranks in args.ranks
+            }
+            servers, reference = {}, {}
+            per_step = {}
+            for name in args.variants:
+                python = args.upstream_python if name.startswith("upstream") else sys.executable
+                warmup = 1 if n >= bench_md.LARGE else 2
+                server = bench_md._Server(python, {**spec, "variant": name, "sizes": [n], "warmup": warmup})
+                bench_md._check_energies(name, server.read()["energies"], reference)
+                variants[name] = _AseBlocks(server, n)
+                if n >= bench_md.LARGE:  # one ASE worker alive at a time
+                    per_step.update(_time({name: variants[name]}, 1, args.repeats, clock))
+                    server.finish()
+                else:
+                    servers[name] = server
+            steps = max(1, args.atom_steps // n)
+            timed = {name: v for name, v in variants.items() if name not in per_step}
+            per_step.update(_time(timed, steps, args.repeats, clock))
+            for server in servers.values():
+                server.finish()
+            for name in per_step:  # LAMMPS's energy before its first step: the same weights as the ASE variants
+                if name.startswith("lammps"):
+                    bench_md._check_energies(name, {n: variants[name].energy}, reference)
+            rows += _report(n, threads, clock, per_step, variants)
+            if args.json:
+                with open(args.json, "w") as file:
+                    json.dump(rows, file, indent=1)
 
 
 if __name__ == "__main__":

@@ -116,16 +116,28 @@ def float32_model():
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, fitted_model, float32_model):
     """``{"float64": path, "float32": path}``: the two models exported for LAMMPS (units metal, 1 thread);
-    the float64 one through the ``nequip-lammps-plugin export`` command from a checkpoint."""
-    from nequip.lammps.cli import main
+    the float64 one through ``nequip-compile --target lammps`` from a checkpoint (the target comes
+    from this package's ``nequip.extension`` entry point)."""
     from nequip.lammps.export import export_lammps_model
-    from nequip.model import save_model_checkpoint
+    from nequip.model import compile_cli, save_model_checkpoint
 
     directory = tmp_path_factory.mktemp("lammps_models")
     checkpoint = directory / "fitted.ckpt"
     save_model_checkpoint(str(checkpoint), fitted_model)
     paths = {"float64": directory / "fitted.nequip.lammps.pt2", "float32": directory / "f32.nequip.lammps.pt2"}
-    status = main(["export", str(checkpoint), str(paths["float64"]), "--units", "metal", "--cpu-threads", "1"])
+    status = compile_cli.main(
+        [str(checkpoint), str(paths["float64"]), "--target", "lammps", "--units", "metal", "--cpu-threads", "1"]
+    )
     assert status == 0
     export_lammps_model(float32_model, str(paths["float32"]), units="metal", cpu_threads=1)
     return {dtype: str(path) for dtype, path in paths.items()}
+
+
+@pytest.fixture(scope="session")
+def ase_target_file(tmp_path_factory, float32_model):
+    """The float32 model compiled by nequip-compile for its default target, ``ase`` (AOTInductor, 1 thread)."""
+    from nequip.model.export import export_model
+
+    path = tmp_path_factory.mktemp("ase_models") / "f32.nequip.pt2"
+    export_model(float32_model, str(path), mode="aotinductor", cpu_threads=1)
+    return str(path)

@@ -124,3 +124,23 @@ def test_load_refuses_other_files(tmp_path):
     path.write_text("text")
     with pytest.raises(ValueError, match="is not an AOTInductor package"):
         load_lammps_model(str(path))
+
+
+def test_files_of_other_targets_are_refused(exported, ase_target_file):
+    """The LAMMPS loader refuses an ``ase`` file and the ASE loader a ``lammps`` one; both record their target."""
+    from nequip.model.export import load_exported_model, read_exported_metadata
+
+    assert read_exported_metadata(exported["float64"])["target"] == "lammps"
+    assert read_exported_metadata(ase_target_file)["target"] == "ase"
+    with pytest.raises(ValueError, match="was compiled for target 'ase'; pair_style nequip reads target 'lammps'"):
+        load_lammps_model(ase_target_file)
+    with pytest.raises(ValueError, match="was compiled for target 'lammps'; this loader .* runs target 'ase'"):
+        load_exported_model(exported["float64"])
+
+
+def test_nequip_compile_refuses_options_of_another_target(tmp_path, capsys):
+    from nequip.model import compile_cli
+
+    status = compile_cli.main([str(tmp_path / "missing.ckpt"), str(tmp_path / "out.pt2"), "--units", "metal"])
+    assert status == 1
+    assert "options ['--units (of --target lammps)'] do not apply to --target ase" in capsys.readouterr().err

@@ -170,7 +170,16 @@ def test_file_that_is_not_a_lammps_export(plugin, tmp_path):
     not_a_model.write_text("not a model")
     message = _lammps_error(plugin, str(not_a_model), triclinic_cell())
     assert f"pair_coeff * * {not_a_model}: not a nequip LAMMPS model" in message
-    assert "nequip-lammps-plugin export" in message
+    assert "nequip-compile --mode aotinductor --target lammps" in message
+
+
+def test_file_compiled_for_another_target(plugin, ase_target_file):
+    """nequip-compile's default (ASE) target: refused, naming the file, its target and the allowed one."""
+    message = _lammps_error(plugin, ase_target_file, triclinic_cell())
+    assert (
+        f"pair_coeff * * {ase_target_file}: compiled by nequip-compile for target 'ase'; pair_style nequip reads "
+        "target 'lammps' files only" in message
+    )
 
 
 def test_units_mismatch_is_refused(plugin, exported):

@@ -4,6 +4,8 @@ import pytest
 
 from nequip.data import keys
 from nequip.scripts._compile_utils import (
+    ASE_INPUTS,
+    ASE_TARGET,
     LMP_OUTPUTS,
     compile_target,
     compile_target_names,
@@ -37,13 +39,25 @@ def test_register_and_look_up_a_target():
     [
         (_target(input=["no_such_field"]), "input names unknown fields"),
         (_target(data_settings=3), "data_settings must be callable"),
-        ({"input": []}, "must be a dict of exactly"),
+        ({"input": []}, r"must have the entries \['input', 'output', 'batch_map_settings', 'data_settings'\]"),
+        (_target(export=print, options={"depth": {"default": 2}}), "may not set 'default' or 'dest'"),
+        (_target(options={}), r"not allowed \['options'\]"),  # options go with an export function only
     ],
 )
 def test_bad_targets_are_refused(target, message):
     with pytest.raises(ValueError, match=message):
         register_compile_targets({"bad": target})
     assert "bad" not in compile_target_names()
+
+
+def test_a_target_with_an_export_function_needs_no_settings():
+    target = {"input": [keys.EDGE_VECTORS_KEY], "output": LMP_OUTPUTS, "export": print, "options": {"depth": {}}}
+    register_compile_targets({"test_own_export": target})
+    assert compile_target("test_own_export")["options"] == {"depth": {}}
+
+
+def test_the_ase_target_is_built_in():
+    assert compile_target(ASE_TARGET)["input"] == ASE_INPUTS and ASE_TARGET == "ase"
 
 
 def test_single_frame_batch_map_is_static():

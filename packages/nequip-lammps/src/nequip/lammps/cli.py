@@ -1,14 +1,15 @@
-"""``nequip-lammps-plugin``: build the LAMMPS plugin, export a model for it, print the run environment.
+"""``nequip-lammps-plugin``: build the LAMMPS plugin, print the run environment.
 
 ::
 
     nequip-lammps-plugin build [-o DIR] [--force]
-    nequip-lammps-plugin export CHECKPOINT OUTPUT [--units metal|real] [--cpu-threads N] [--num-layers N]
     nequip-lammps-plugin env       # the LD_LIBRARY_PATH line LAMMPS needs, if any
+
+The model file comes from ``nequip-compile --mode aotinductor --target lammps --units metal|real
+CHECKPOINT OUTPUT`` (the ``lammps`` target of :mod:`nequip.lammps.compile_target`).
 """
 
 import argparse
-import json
 import sys
 from typing import List, Optional
 
@@ -22,23 +23,6 @@ def _build(args: argparse.Namespace) -> int:
     shim = mpi_library_dir()
     if shim is not None:
         print(f"before starting LAMMPS: export LD_LIBRARY_PATH={shim}:$LD_LIBRARY_PATH  (libmpi.so.12 -> MPICH)")
-    return 0
-
-
-def _export(args: argparse.Namespace) -> int:
-    from nequip.model import ModelFromCheckpoint
-
-    from .export import export_lammps_model
-
-    model = ModelFromCheckpoint(args.checkpoint)
-    metadata = export_lammps_model(
-        model, args.output, units=args.units, num_layers=args.num_layers, cpu_threads=args.cpu_threads
-    )
-    summary = {k: metadata[k] for k in ("type_names", "r_max", "num_layers", "units", "model_dtype", "cpu_threads")}
-    print(f"wrote {args.output}: {json.dumps(summary)}")
-    print(
-        f"in a LAMMPS input: pair_style nequip\n                   pair_coeff * * {args.output} {' '.join(metadata['type_names'])}"
-    )
     return 0
 
 
@@ -63,29 +47,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     build.add_argument("--force", action="store_true", help="rebuild even if an up-to-date plugin is there")
     build.add_argument("-v", "--verbose", action="store_true", help="print the compiler command")
     build.set_defaults(run=_build)
-
-    export = commands.add_parser("export", help="export a checkpoint's model for pair_style nequip")
-    export.add_argument("checkpoint", help="checkpoint file (nequip-train .ckpt or save_model_checkpoint file)")
-    export.add_argument("output", help="file to write, e.g. model.nequip.lammps.pt2")
-    export.add_argument(
-        "--units",
-        choices=("metal", "real"),
-        default=None,
-        help="LAMMPS units of the training data (metal: eV, Å; real: kcal/mol, Å); default: the model's ZBL units",
-    )
-    export.add_argument(
-        "--cpu-threads",
-        type=int,
-        default=None,
-        help="threads per MPI rank of the simulations (default: this process's torch thread count)",
-    )
-    export.add_argument(
-        "--num-layers",
-        type=int,
-        default=None,
-        help="message-passing layers, for the ghost-atom depth num_layers * r_max (default: from the model)",
-    )
-    export.set_defaults(run=_export)
 
     env = commands.add_parser("env", help="print the shell line that lets LAMMPS find libmpi.so.12, if needed")
     env.set_defaults(run=_env)

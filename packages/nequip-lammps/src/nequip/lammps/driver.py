@@ -142,7 +142,7 @@ def run_lammps(
 
     Args:
         plugin: path of ``nequipplugin.so``.
-        model: path of a LAMMPS export (``nequip-lammps-plugin export``).
+        model: path of a LAMMPS export (``nequip-compile --target lammps``).
         type_names: the model type name of each LAMMPS atom type (``pair_coeff * * model ...``).
         cell: (3, 3) rows a, b, c in LAMMPS's orientation (length units of ``units``).
         pbc: periodicity of x, y, z.

@@ -57,18 +57,21 @@ from nequip.nn.graph_module import GraphModel, GraphModuleMixin, needs_pair_orde
 from nequip.nn.kernels import traced_for_graph_compiler
 from nequip.nn.pair_potential import ZBL
 
+from .compile_target import (
+    LAMMPS_INPUT_FIELDS,
+    LAMMPS_OUTPUT_FIELDS,
+    LAMMPS_TARGET,
+    LAMMPS_UNITS,
+    NUM_LOCAL,
+)
+
 LAMMPS_FORMAT = "nequip-lammps-model"
 LAMMPS_FORMAT_VERSION = 1
-#: key of the JSON metadata inside the AOTInductor package (read by the plugin)
-METADATA_KEY = "nequip_lammps.json"
-#: LAMMPS unit styles a model can be exported for (both in Å; the plugin converts energies between them)
-LAMMPS_UNITS = ("metal", "real")
-NUM_LOCAL = "num_local"  #: (1,) int64 input: the first ``num_local`` atoms are local
-ATOMIC_VIRIAL = "atomic_virial"  #: (N, 3, 3) float64 output, energy
-#: the graph's positional inputs, in order
-LAMMPS_INPUT_FIELDS = (keys.EDGE_VECTORS_KEY, keys.EDGE_INDEX_KEY, keys.ATOM_TYPE_KEY, NUM_LOCAL)
-#: the graph's outputs, in order
-LAMMPS_OUTPUT_FIELDS = (keys.TOTAL_ENERGY_KEY, keys.PER_ATOM_ENERGY_KEY, keys.FORCE_KEY, keys.VIRIAL_KEY, ATOMIC_VIRIAL)
+#: key of the JSON metadata inside the AOTInductor package (read by the plugin), that of every
+#: nequip-compile file: its ``"target"`` tells the files of the targets apart
+METADATA_KEY = "nequip_metadata.json"
+#: the command that writes a LAMMPS export
+COMPILE_COMMAND = "nequip-compile --mode aotinductor --target lammps --units metal|real CHECKPOINT OUTPUT"
 
 
 def energy_model_of(model: GraphModel) -> GraphModuleMixin:
@@ -275,7 +278,8 @@ def lammps_metadata(
     return {
         "format": LAMMPS_FORMAT,
         "format_version": LAMMPS_FORMAT_VERSION,
-        "target": "lammps",
+        "target": LAMMPS_TARGET,
+        "mode": "aotinductor",
         "device": "cpu",
         "type_names": list(model.type_names),
         "r_max": float(model.r_max),
@@ -447,8 +451,14 @@ def load_lammps_model(path: str, warn_threads: bool = True) -> LammpsModel:
         raise ValueError(f"path {path!r} is not an AOTInductor package ({type(err).__name__}: {first_line})") from err
     text = runner.get_metadata().get(METADATA_KEY)
     if not text:
-        raise ValueError(f"path {path!r} has no nequip LAMMPS metadata; write it with nequip-lammps-plugin export")
+        raise ValueError(f"path {path!r} has no nequip metadata; write it with {COMPILE_COMMAND}")
     metadata = json.loads(text)
+    target = metadata.get("target", "ase")
+    if target != LAMMPS_TARGET:
+        raise ValueError(
+            f"path {path!r} was compiled for target {target!r}; pair_style nequip reads target {LAMMPS_TARGET!r} "
+            f"files (write one with {COMPILE_COMMAND})"
+        )
     if metadata.get("format") != LAMMPS_FORMAT or metadata.get("format_version") != LAMMPS_FORMAT_VERSION:
         raise ValueError(
             f"path {path!r} has format {metadata.get('format')!r} version {metadata.get('format_version')!r}; "

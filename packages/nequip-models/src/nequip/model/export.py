@@ -25,7 +25,15 @@ process runs still starts that many threads in every kernel and costs much more 
 per step, and inductor's thread-count-independent kernels (``cpp.dynamic_threads``) are
 about as slow (figures in ``docs/benchmarks.md``).
 
-One exported model evaluates one frame per call (``num_atoms`` of shape (1,), as in
+What the exported graph takes and returns is set by a *compile target*
+(:mod:`nequip.scripts._compile_utils`, ``nequip-compile --target``): the default ``ase``
+(:data:`EXPORT_INPUT_FIELDS` in, energies, forces, stress and virial out) is what
+``NequIPCalculator`` runs; extension packages register others (``pair_allegro``; ``lammps``
+of ``nequip-lammps``, whose target brings its own export function). The target's name is
+recorded in the metadata (``"target"``), and :func:`load_exported_model` loads ``ase``
+files only (:func:`read_exported_metadata` reads any file's metadata).
+
+One exported model of the ``ase`` target evaluates one frame per call (``num_atoms`` of shape (1,), as in
 molecular dynamics), with any number (>= 2) of atoms and edges, periodic or not. A model
 that computes its radial networks once per pair of edges (``GraphModel.orders_edges_in_pairs``,
 recorded as ``pair_ordered_edges`` in the metadata) is exported for edges in pair order;
@@ -42,34 +50,25 @@ import copy
 import json
 import warnings
 import zipfile
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
 from nequip.data import AtomicDataDict, keys
+from nequip.data.fields import get_field_type
 from nequip.data.neighborlist import edge_pair_order, permute_edges_
 from nequip.data.transforms import NeighborListTransform
 from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel
 from nequip.nn.kernels import traced_for_graph_compiler
+from nequip.scripts._compile_utils import ASE_INPUTS, ASE_TARGET, compile_target, compile_target_names
 
 from .torch_compile import _no_duck_shapes, max_relative_deviation
 
 #: ``mode`` values of :func:`export_model` (and ``nequip-compile --mode``).
 EXPORT_MODES = ("aotinductor", "export")
-#: Input fields of an exported model, in the order of its positional arguments, each with
-#: its dynamic dimensions: ``{axis: "atoms" or "edges"}`` (empty: every size is fixed).
-EXPORT_INPUTS: Dict[str, Dict[int, str]] = {
-    keys.POSITIONS_KEY: {0: "atoms"},
-    keys.EDGE_INDEX_KEY: {1: "edges"},
-    keys.EDGE_CELL_SHIFT_KEY: {0: "edges"},
-    keys.CELL_KEY: {},
-    keys.ATOM_TYPE_KEY: {0: "atoms"},
-    keys.BATCH_KEY: {0: "atoms"},
-    keys.NUM_NODES_KEY: {},
-}
-#: Input fields of an exported model, in the order of its positional arguments.
-EXPORT_INPUT_FIELDS = tuple(EXPORT_INPUTS)
+#: Input fields of an exported model of the ``ase`` target, in the order of its positional arguments.
+EXPORT_INPUT_FIELDS = tuple(ASE_INPUTS)
 EXPORT_FORMAT = "nequip-exported-model"
 EXPORT_FORMAT_VERSION = 1
 _METADATA_FILE = "nequip_metadata.json"
@@ -106,21 +105,24 @@ def exported_metadata(
     device: torch.device,
     cpu_threads: Optional[int] = None,
     pair_ordered_edges: bool = False,
+    target: str = ASE_TARGET,
+    input_fields: Sequence[str] = EXPORT_INPUT_FIELDS,
 ) -> Dict[str, Any]:
     """The JSON metadata stored with an exported model (plain data); ``cpu_threads``: the
     thread count of an AOTInductor package's CPU kernels (``None`` otherwise);
     ``pair_ordered_edges``: the exported graph takes its edges in pair order (the loader
-    brings them into it)."""
+    brings them into it); ``target``: the compile target, whose ``input_fields`` the graph takes."""
     return {
         "format": EXPORT_FORMAT,
         "format_version": EXPORT_FORMAT_VERSION,
+        "target": target,
         "mode": mode,
         "device": device.type,
         "type_names": list(model.type_names),
         "r_max": float(model.r_max),
         "model_dtype": str(model.model_dtype).replace("torch.", ""),
         "per_edge_type_cutoff": model.per_edge_type_cutoff,
-        "input_fields": list(EXPORT_INPUT_FIELDS),
+        "input_fields": list(input_fields),
         "output_fields": list(output_fields),
         "num_frames": 1,
         "cpu_threads": cpu_threads,
@@ -130,9 +132,14 @@ def exported_metadata(
     }
 
 
-def _export_inputs(data: AtomicDataDict.Type, device: torch.device, pair_ordered_edges: bool) -> List[torch.Tensor]:
+def _export_inputs(
+    data: AtomicDataDict.Type,
+    device: torch.device,
+    pair_ordered_edges: bool,
+    fields: Sequence[str] = EXPORT_INPUT_FIELDS,
+) -> List[torch.Tensor]:
     data = AtomicDataDict.with_batch_(dict(data))
-    missing = [field for field in EXPORT_INPUT_FIELDS if field not in data]
+    missing = [field for field in fields if field not in data]
     if missing:
         raise ValueError(
             f"data lacks the fields {missing} that an exported model needs (compute the neighbor list first)"
@@ -142,16 +149,24 @@ def _export_inputs(data: AtomicDataDict.Type, device: torch.device, pair_ordered
             f"an exported model evaluates one frame per call, got {data[keys.NUM_NODES_KEY].shape[0]} frames"
         )
     if pair_ordered_edges:  # outside the exported graph, as GraphModel.prepare_inputs does
-        order = edge_pair_order(data[keys.EDGE_INDEX_KEY], data[keys.EDGE_CELL_SHIFT_KEY])
+        order = edge_pair_order(data[keys.EDGE_INDEX_KEY], data.get(keys.EDGE_CELL_SHIFT_KEY))
         if order is not None:
             permute_edges_(data, order)
     args = []
-    for field in EXPORT_INPUT_FIELDS:
+    for field in fields:
         value = data[field]
         if value.is_floating_point() and value.dtype != torch.float64:
             value = value.to(torch.float64)
         args.append(value.to(device))
     return args
+
+
+def _dynamic_dims(field: str) -> Dict[int, str]:
+    """The dynamic axes of an input field: ``{axis: "graph" | "node" | "edge"}`` by its registered kind."""
+    kind = get_field_type(field)
+    if kind == "edge":
+        return {1 if field == keys.EDGE_INDEX_KEY else 0: "edge"}
+    return {0: kind}
 
 
 def export_model(
@@ -162,8 +177,10 @@ def export_model(
     validation_frames: Optional[Sequence[AtomicDataDict.Type]] = None,
     inductor_configs: Optional[Dict[str, Any]] = None,
     cpu_threads: Optional[int] = None,
+    target: str = ASE_TARGET,
+    target_options: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
-    """Export ``model`` (eval mode, its current weights) to ``path``; return the metadata written.
+    """Export ``model`` (eval mode, its current weights) for ``target`` to ``path``; return the metadata written.
 
     Args:
         model: a ``GraphModel`` (e.g. from :func:`~nequip.model.ModelFromCheckpoint`);
@@ -178,29 +195,78 @@ def export_model(
         cpu_threads: threads the CPU kernels of an AOTInductor package are generated for
             (default ``torch.get_num_threads()``; see the module docstring): the thread
             count of the simulations that will use it.
+        target: a registered compile target (:func:`~nequip.scripts._compile_utils.compile_target_names`):
+            the graph's input and output fields; default ``"ase"``.
+        target_options: options of a target with its own export function (its ``options``),
+            e.g. ``{"units": "metal"}`` for ``lammps``.
 
     Raises:
-        ValueError: for an unknown mode, a ``cpu_threads`` below 1, a model that is not a ``GraphModel`` or reads
-            other inputs than :data:`EXPORT_INPUT_FIELDS`, or an exported model whose
-            outputs deviate from the eager model's by more than :data:`EXPORT_TOLERANCE`.
+        ValueError: for an unknown mode or target, options the target does not take, a
+            ``cpu_threads`` below 1, a model that is not a ``GraphModel``, reads inputs the
+            target does not give or does not write its outputs, or an exported model
+            whose outputs deviate from the eager model's by more than :data:`EXPORT_TOLERANCE`.
     """
-    from torch.export import Dim
-    from torch.fx.experimental.proxy_tensor import make_fx
-
     if mode not in EXPORT_MODES:
         raise ValueError(f"mode={mode!r} is not allowed; allowed are {list(EXPORT_MODES)}")
     if not isinstance(model, GraphModel):
         raise ValueError(f"model must be a GraphModel (e.g. from ModelFromCheckpoint), got a {type(model).__name__}")
-    extra = sorted(set(model.model_input_fields) - set(EXPORT_INPUT_FIELDS) - {keys.PBC_KEY})
-    if extra:
+    try:
+        settings = compile_target(target)
+    except KeyError:
         raise ValueError(
-            f"the model reads extra input fields {extra}; export supports only {list(EXPORT_INPUT_FIELDS)}"
-        )
+            f"target={target!r} is not a registered compile target; registered are {compile_target_names()} "
+            "(installed extension packages register theirs when imported: nequip.model.extensions.load_extensions())"
+        ) from None
+    target_options = dict(target_options or {})
+    unknown = sorted(set(target_options) - set(settings["options"]))
+    if unknown:
+        raise ValueError(f"target {target!r} takes no options {unknown}; its options are {sorted(settings['options'])}")
     device = torch.device(device)
     if cpu_threads is not None and (
         isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 1
     ):
         raise ValueError(f"cpu_threads must be a positive integer, got {cpu_threads!r}")
+    if "export" in settings:  # a target whose graph is not the model's forward pass
+        metadata = settings["export"](
+            model,
+            path,
+            mode=mode,
+            device=device,
+            cpu_threads=cpu_threads,
+            validation_frames=validation_frames,
+            inductor_configs=inductor_configs,
+            **target_options,
+        )
+        if metadata.get("target") != target:
+            raise ValueError(
+                f"the export function of target {target!r} recorded target {metadata.get('target')!r} in the metadata"
+            )
+        return metadata
+    return _export_forward(model, path, mode, device, validation_frames, inductor_configs, cpu_threads, target)
+
+
+def _export_forward(
+    model: GraphModel,
+    path: str,
+    mode: str,
+    device: torch.device,
+    validation_frames: Optional[Sequence[AtomicDataDict.Type]],
+    inductor_configs: Optional[Dict[str, Any]],
+    cpu_threads: Optional[int],
+    target: str,
+) -> Dict[str, Any]:
+    """:func:`export_model` of the model's forward pass on ``target``'s input fields."""
+    from torch.export import Dim
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    settings = compile_target(target)
+    input_fields = settings["input"]
+    # extra fields the model declares beyond the standard ones (those it does without: cell, batch, ...)
+    extra = sorted(set(model.model_input_fields) - set(ASE_INPUTS) - {keys.PBC_KEY} - set(input_fields))
+    if extra:
+        raise ValueError(
+            f"the model reads input fields {extra} that target {target!r} does not give; its inputs are {input_fields}"
+        )
     if mode != "aotinductor" or device.type != "cpu":
         cpu_threads = None  # only AOTInductor's CPU kernels have a thread count
     elif cpu_threads is None:
@@ -213,12 +279,20 @@ def export_model(
     pair_ordered_edges = model.orders_edges_in_pairs
     if validation_frames is None:
         validation_frames = [example_frame(model.type_names, model.r_max, repeat) for repeat in (3, 4)]
-    example = _export_inputs(validation_frames[0], device, pair_ordered_edges)
+    frames = [settings["data_settings"](dict(frame)) for frame in validation_frames]
+    example = _export_inputs(frames[0], device, pair_ordered_edges, input_fields)
 
     def eager(*args: torch.Tensor) -> Dict[str, torch.Tensor]:
-        return model.forward_prepared(dict(zip(EXPORT_INPUT_FIELDS, args)))
+        return model.forward_prepared(dict(zip(input_fields, args)))
 
-    output_fields = [field for field in FLOAT64_OUTPUT_FIELDS if field in eager(*example)]
+    written = eager(*example)
+    missing = [field for field in settings["output"] if field not in written]
+    if missing:
+        raise ValueError(
+            f"target {target!r} needs the outputs {missing}, which the model does not write "
+            f"(it writes {sorted(f for f in written if f in FLOAT64_OUTPUT_FIELDS)})"
+        )
+    output_fields = list(settings["output"])
 
     def flat(*args: torch.Tensor) -> List[torch.Tensor]:
         out = eager(*args)
@@ -226,17 +300,25 @@ def export_model(
 
     with _no_duck_shapes(), traced_for_graph_compiler(model):
         traced = make_fx(flat, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
-    sizes = {
-        "atoms": Dim("num_atoms", min=2),
-        # pair order: an even number of edges (the traced graph splits them in halves)
-        "edges": 2 * Dim("num_edge_pairs", min=1) if pair_ordered_edges else Dim("num_edges", min=2),
-    }
-    dynamic = tuple(
-        {axis: sizes[size] for axis, size in EXPORT_INPUTS[field].items()} or None for field in EXPORT_INPUT_FIELDS
+    sizes = settings["batch_map_settings"](
+        {
+            "graph": Dim("num_frames", min=1),
+            "node": Dim("num_atoms", min=2),
+            "edge": Dim("num_edges", min=2),
+        }
     )
-    program = torch.export.export(traced, tuple(example), dynamic_shapes=dynamic)
+    if pair_ordered_edges and sizes["edge"] is not Dim.STATIC:
+        # pair order: an even number of edges (the traced graph splits them in halves)
+        sizes["edge"] = 2 * Dim("num_edge_pairs", min=1)
+    dynamic = []
+    for field in input_fields:
+        axes = {axis: sizes[kind] for axis, kind in _dynamic_dims(field).items() if sizes[kind] is not Dim.STATIC}
+        dynamic.append(axes or None)
+    program = torch.export.export(traced, tuple(example), dynamic_shapes=tuple(dynamic))
 
-    metadata = exported_metadata(model, mode, output_fields, device, cpu_threads, pair_ordered_edges)
+    metadata = exported_metadata(
+        model, mode, output_fields, device, cpu_threads, pair_ordered_edges, target, input_fields
+    )
     text = json.dumps(metadata)
     if mode == "export":
         torch.export.save(program, path, extra_files={_METADATA_FILE: text})
@@ -248,13 +330,11 @@ def export_model(
         # torch documents AOTInductor's entry points under torch._inductor; there is no public alias
         torch._inductor.aoti_compile_and_package(program, package_path=path, inductor_configs=configs)
 
-    with warnings.catch_warnings():  # checking a package made for another thread count is fine
-        warnings.filterwarnings("ignore", message=".* was compiled for .* CPU thread")
-        loaded = load_exported_model(path, device)
+    loaded = _load(path, device)
     tolerance = EXPORT_TOLERANCE[model.model_dtype]
-    for index, frame in enumerate(validation_frames):
-        args = _export_inputs(frame, device, pair_ordered_edges)
-        expected, got = eager(*args), loaded(dict(zip(EXPORT_INPUT_FIELDS, args)))
+    for index, frame in enumerate(frames):
+        args = _export_inputs(frame, device, pair_ordered_edges, input_fields)
+        expected, got = eager(*args), dict(zip(output_fields, loaded.function(*args)))
         for field in output_fields:
             deviation = max_relative_deviation(got[field], expected[field])
             if not deviation <= tolerance:
@@ -311,17 +391,16 @@ def _is_aoti_package(names: List[str]) -> bool:
     return any("/data/aotinductor/" in name for name in names)
 
 
-def load_exported_model(path: str, device: Union[str, torch.device] = "cpu") -> ExportedModel:
-    """Load a file written by :func:`export_model` on ``device``.
+class _LoadedFile(NamedTuple):
+    """A file of :func:`export_model` opened on ``device``: its graph (``None`` for an
+    AOTInductor package of another device type) and its metadata."""
 
-    An ``export``-mode file may be loaded on any device; an AOTInductor package only on
-    the device type it was compiled for.
+    function: Optional[Callable]
+    metadata: Dict[str, Any]
+    device: torch.device
 
-    Raises:
-        ValueError: for a file that is not an exported nequip model, or an AOTInductor
-            package compiled for another device type.
-    """
-    device = torch.device(device)
+
+def _load(path: str, device: torch.device) -> _LoadedFile:
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
@@ -334,15 +413,54 @@ def load_exported_model(path: str, device: Union[str, torch.device] = "cpu") -> 
 
         runner = aoti_load_package(path)
         text = runner.get_metadata().get(_METADATA_FILE)
-        function: Callable = runner
+        function: Optional[Callable] = runner
     else:
         extra = {_METADATA_FILE: ""}
         program = torch.export.load(path, extra_files=extra)
         text = extra[_METADATA_FILE]
-        function = None  # set below, once the device is checked
+        function = None
     if not text:
         raise ValueError(f"path {path!r} is a .pt2 file without nequip metadata; write it with nequip-compile")
     metadata = json.loads(text)
+    metadata.setdefault("target", ASE_TARGET)  # files written before targets were recorded
+    if function is None:  # an ExportedProgram runs on any device
+        if metadata["device"] != device.type:
+            from torch.export.passes import move_to_device_pass
+
+            program = move_to_device_pass(program, device)
+        function = program.module()
+    return _LoadedFile(function, metadata, device)
+
+
+def read_exported_metadata(path: str) -> Dict[str, Any]:
+    """The JSON metadata of a file written by ``nequip-compile`` for any target (``"target"``
+    names it; ``"ase"`` for files written before targets were recorded).
+
+    Raises:
+        ValueError: for a file that is not a ``.pt2`` zip with nequip metadata.
+    """
+    return _load(path, torch.device("cpu")).metadata
+
+
+def load_exported_model(path: str, device: Union[str, torch.device] = "cpu") -> ExportedModel:
+    """Load a file written by :func:`export_model` for the ``ase`` target on ``device``.
+
+    An ``export``-mode file may be loaded on any device; an AOTInductor package only on
+    the device type it was compiled for.
+
+    Raises:
+        ValueError: for a file that is not an exported nequip model, one exported for
+            another target (e.g. ``lammps``), or an AOTInductor package compiled for
+            another device type.
+    """
+    device = torch.device(device)
+    loaded = _load(path, device)
+    metadata = loaded.metadata
+    if metadata["target"] != ASE_TARGET:
+        raise ValueError(
+            f"path {path!r} was compiled for target {metadata['target']!r}; this loader (and NequIPCalculator) runs "
+            f"target {ASE_TARGET!r} files (nequip-compile --target {ASE_TARGET}, the default)"
+        )
     if metadata.get("format") != EXPORT_FORMAT or metadata.get("format_version") != EXPORT_FORMAT_VERSION:
         raise ValueError(
             f"path {path!r} has format {metadata.get('format')!r} version {metadata.get('format_version')!r}; "
@@ -362,10 +480,4 @@ def load_exported_model(path: str, device: Union[str, torch.device] = "cpu") -> 
             f"{torch.get_num_threads()})",
             stacklevel=2,
         )
-    if function is None:
-        if metadata["device"] != device.type:
-            from torch.export.passes import move_to_device_pass
-
-            program = move_to_device_pass(program, device)
-        function = program.module()
-    return ExportedModel(function, metadata, device)
+    return ExportedModel(loaded.function, metadata, device)

@@ -1,5 +1,7 @@
-"""The registry of compile targets: named sets of input and output fields an exported model serves.
+"""The registry of compile targets: what ``nequip-compile --target NAME`` exports a model for.
 
+A target names the input and output fields of the exported graph, in order. The built-in
+target ``ase`` (:data:`ASE_TARGET`, the default) is the one ``NequIPCalculator`` runs.
 An extension package registers its targets when imported (Allegro registers
 ``pair_allegro``, the LAMMPS pair style's inputs and outputs)::
 
@@ -7,14 +9,28 @@ An extension package registers its targets when imported (Allegro registers
                               "batch_map_settings": single_frame_batch_map_settings,
                               "data_settings": allegro_data_settings}})
 
-Each target is a dict of four entries: ``input`` and ``output`` (lists of field names),
-``batch_map_settings`` (a function of the dict of dynamic dimension names, returning it
-updated) and ``data_settings`` (a function of an example frame, returning the frame to trace).
-:func:`compile_target` looks one up by name; :func:`compile_target_names` lists them.
+A target is a dict with the entries
 
-Not yet consulted by :func:`nequip.model.export.export_model` (``nequip-compile``), which
-exports every model with the fixed inputs :data:`nequip.model.export.EXPORT_INPUT_FIELDS` and
-all energy, force, virial and stress outputs the model writes.
+* ``input``, ``output``: lists of registered field names;
+* ``batch_map_settings``: a function of the dict of dynamic dimensions (``"graph"``: frames,
+  ``"node"``: atoms, ``"edge"``: edges, each a ``torch.export.Dim`` or ``Dim.STATIC``),
+  returning it updated;
+* ``data_settings``: a function of a frame (with its neighbor list), returning the frame in
+  the target's input format (e.g. with periodic images as explicit atoms);
+
+with which :func:`nequip.model.export.export_model` traces the model's own forward pass on
+the target's inputs; or, for a target whose graph is not the model's forward pass (the
+LAMMPS ``pair_style nequip`` graph of ``nequip-lammps``),
+
+* ``export``: a function ``export(model, path, *, mode, device, cpu_threads,
+  validation_frames, inductor_configs, **options)`` that writes the file and returns its
+  metadata (with ``"target"`` set to the target's name); ``batch_map_settings`` and
+  ``data_settings`` are then optional (not used);
+* ``options`` (optional, with ``export``): ``{name: argparse keyword arguments}`` (without
+  ``default`` and ``dest``), the target's own options, which ``nequip-compile`` offers as
+  ``--name`` and passes to ``export`` when given.
+
+:func:`compile_target` looks one up by name; :func:`compile_target_names` lists them.
 """
 
 from typing import Any, Dict, List, Mapping
@@ -25,6 +41,8 @@ from nequip.data import keys
 from nequip.data.fields import get_field_type
 
 __all__ = [
+    "ASE_TARGET",
+    "ASE_INPUTS",
     "LMP_OUTPUTS",
     "ASE_OUTPUTS",
     "single_frame_batch_map_settings",
@@ -37,8 +55,22 @@ __all__ = [
 LMP_OUTPUTS: List[str] = [keys.PER_ATOM_ENERGY_KEY, keys.FORCE_KEY, keys.VIRIAL_KEY]
 #: Outputs the ASE calculator reads.
 ASE_OUTPUTS: List[str] = [keys.PER_ATOM_ENERGY_KEY, keys.TOTAL_ENERGY_KEY, keys.FORCE_KEY, keys.STRESS_KEY]
+#: Name of the built-in target of ``NequIPCalculator`` (``nequip-compile``'s default).
+ASE_TARGET = "ase"
+#: Inputs of the ``ase`` target: one frame with its neighbor list and periodic cell shifts.
+ASE_INPUTS: List[str] = [
+    keys.POSITIONS_KEY,
+    keys.EDGE_INDEX_KEY,
+    keys.EDGE_CELL_SHIFT_KEY,
+    keys.CELL_KEY,
+    keys.ATOM_TYPE_KEY,
+    keys.BATCH_KEY,
+    keys.NUM_NODES_KEY,
+]
 
-_TARGET_ENTRIES = ("input", "output", "batch_map_settings", "data_settings")
+_REQUIRED_ENTRIES = ("input", "output")
+_SETTINGS_ENTRIES = ("batch_map_settings", "data_settings")
+_EXPORT_ENTRIES = ("export", "options")
 _COMPILE_TARGETS: Dict[str, Dict[str, Any]] = {}
 
 
@@ -57,26 +89,44 @@ def _is_known_field(field: Any) -> bool:
 
 
 def _check_target(name: str, target: Mapping[str, Any]) -> Dict[str, Any]:
-    if not isinstance(target, Mapping) or sorted(target) != sorted(_TARGET_ENTRIES):
-        given = sorted(target) if isinstance(target, Mapping) else type(target).__name__
-        raise ValueError(f"compile target {name!r} must be a dict of exactly {list(_TARGET_ENTRIES)}, got {given}")
-    for entry in ("input", "output"):
+    if not isinstance(target, Mapping):
+        raise ValueError(f"compile target {name!r} must be a dict, got a {type(target).__name__}")
+    custom = "export" in target
+    required = _REQUIRED_ENTRIES + (("export",) if custom else _SETTINGS_ENTRIES)
+    allowed = _REQUIRED_ENTRIES + _SETTINGS_ENTRIES + (_EXPORT_ENTRIES if custom else ())
+    missing, unknown = [e for e in required if e not in target], sorted(set(target) - set(allowed))
+    if missing or unknown:
+        raise ValueError(
+            f"compile target {name!r} must have the entries {list(required)} (allowed: {list(allowed)}); "
+            f"missing {missing}, not allowed {unknown}"
+        )
+    for entry in _REQUIRED_ENTRIES:
         fields = list(target[entry])
-        unknown = [f for f in fields if not _is_known_field(f)]
-        if unknown:
-            raise ValueError(f"compile target {name!r}: {entry} names unknown fields {unknown}")
-    for entry in ("batch_map_settings", "data_settings"):
-        if not callable(target[entry]):
+        unknown_fields = [f for f in fields if not _is_known_field(f)]
+        if unknown_fields:
+            raise ValueError(f"compile target {name!r}: {entry} names unknown fields {unknown_fields}")
+    for entry in _SETTINGS_ENTRIES + ("export",):
+        if entry in target and not callable(target[entry]):
             raise ValueError(f"compile target {name!r}: {entry} must be callable, got {target[entry]!r}")
-    return {**target, "input": list(target["input"]), "output": list(target["output"])}
+    options = target.get("options", {})
+    if not isinstance(options, Mapping) or not all(isinstance(o, Mapping) for o in options.values()):
+        raise ValueError(f"compile target {name!r}: options must be a dict of name -> argparse keyword arguments")
+    for option, kwargs in options.items():
+        # an option not given is not passed: the export function's default applies
+        if "default" in kwargs or "dest" in kwargs:
+            raise ValueError(
+                f"compile target {name!r}: option {option!r} may not set 'default' or 'dest' (an option not given "
+                "is not passed, so the export function's own default applies)"
+            )
+    return {**target, "input": list(target["input"]), "output": list(target["output"]), "options": dict(options)}
 
 
 def register_compile_targets(target_dict: Mapping[str, Mapping[str, Any]]) -> None:
     """Add compile targets ``{name: target}``; re-registering a name replaces its target.
 
     Raises:
-        ValueError: for a target that is not a dict of the four entries, names unknown
-            fields, or whose settings are not callable.
+        ValueError: for a target without the entries the module docstring lists (or with
+            others), that names unknown fields, or whose settings are not callable.
     """
     checked = {name: _check_target(name, target) for name, target in target_dict.items()}
     _COMPILE_TARGETS.update(checked)
@@ -96,3 +146,21 @@ def compile_target(name: str) -> Dict[str, Any]:
 def compile_target_names() -> List[str]:
     """Names of the registered compile targets, sorted."""
     return sorted(_COMPILE_TARGETS)
+
+
+def _identity_data_settings(data: Dict[str, Any]) -> Dict[str, Any]:
+    """The ``ase`` target's frames need no change: the calculator passes them as they are."""
+    return data
+
+
+register_compile_targets(
+    {
+        ASE_TARGET: {
+            "input": ASE_INPUTS,
+            # and the virial, for Python users of the loaded model (it costs nothing beside the stress)
+            "output": ASE_OUTPUTS + [keys.VIRIAL_KEY],
+            "batch_map_settings": single_frame_batch_map_settings,
+            "data_settings": _identity_data_settings,
+        }
+    }
+)

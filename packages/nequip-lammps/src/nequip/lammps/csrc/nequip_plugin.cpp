@@ -41,7 +41,7 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   plugin.version = ((LAMMPS *) lmp)->version;
   plugin.style = "pair";
   plugin.name = "nequip";
-  plugin.info = "NequIP models exported with nequip-lammps-plugin export (AOTInductor), several MPI ranks";
+  plugin.info = "NequIP models compiled with nequip-compile --target lammps (AOTInductor), several MPI ranks";
   plugin.author = "nequip workspace";
   plugin.creator.v1 = (lammpsplugin_factory1 *) &nequip_creator;
   plugin.handle = handle;

@@ -34,12 +34,17 @@
 #include <cstring>
 #include <fstream>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 using namespace LAMMPS_NS;
 
 namespace {
 
-const char *const METADATA_KEY = "nequip_lammps.json";
-const char *const ASE_METADATA_KEY = "nequip_metadata.json";
+// the metadata of every nequip-compile file; its "target" tells the files of the targets apart
+const char *const METADATA_KEY = "nequip_metadata.json";
+const char *const TARGET = "lammps";
 const char *const FORMAT = "nequip-lammps-model";
 const int FORMAT_VERSION = 1;
 const std::vector<std::string> INPUT_FIELDS = {"edge_vectors", "edge_index", "atom_types", "num_local"};
@@ -69,6 +74,22 @@ double energy_conversion(const std::string &model_units, const std::string &lamm
   if (model_units == "metal" && lammps_units == "real") return EV_IN_KCAL_PER_MOL;
   if (model_units == "real" && lammps_units == "metal") return 1.0 / EV_IN_KCAL_PER_MOL;
   return 0.0;
+}
+
+// Make glibc keep the memory the model frees inside the process. Every step allocates and frees
+// the same large per-edge buffers; with glibc's defaults they come from fresh mmap pages that go
+// back to the kernel when freed, so every step page-faults them in again and the kernel zeroes
+// every page, a large share of the step for a thousand atoms or more. With large blocks served
+// from the heap and the heap never trimmed, the process keeps its peak memory and the page faults
+// stop after the first step. Process-wide; the ASE calculator does the same
+// (nequip.model.cpu_memory). Returns whether the settings are in effect.
+bool retain_freed_memory()
+{
+#if defined(__GLIBC__)
+  return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, -1) == 1;    // -1: SIZE_MAX, never trim
+#else
+  return false;
+#endif
 }
 
 }    // namespace
@@ -114,7 +135,8 @@ void PairNequIP::settings(int narg, char **arg)
 
 void PairNequIP::load_model(const std::string &path)
 {
-  const std::string how = "write one with `nequip-lammps-plugin export CHECKPOINT " + path + " --units metal|real`";
+  const std::string how = "write one with `nequip-compile --mode aotinductor --target lammps --units metal|real "
+                          "CHECKPOINT " + path + "`";
   if (!std::ifstream(path).good()) error->all(FLERR, "pair_coeff * * {}: cannot read this file", path);
   try {
     model = std::make_unique<torch::inductor::AOTIModelPackageLoader>(path);
@@ -123,15 +145,16 @@ void PairNequIP::load_model(const std::string &path)
                path, first_line(err.what()), how);
   }
   auto metadata = model->get_metadata();
-  if (metadata.count(METADATA_KEY) == 0) {
-    if (metadata.count(ASE_METADATA_KEY))
-      error->all(FLERR, "pair_coeff * * {}: this is a nequip-compile export for ASE and Python, not a LAMMPS model; {}",
-                 path, how);
-    error->all(FLERR, "pair_coeff * * {}: an AOTInductor package without nequip LAMMPS metadata; {}", path, how);
-  }
+  if (metadata.count(METADATA_KEY) == 0)
+    error->all(FLERR, "pair_coeff * * {}: an AOTInductor package without nequip metadata; {}", path, how);
   json md;
   try {
     md = json::parse(metadata[METADATA_KEY]);
+    // files of nequip-compile before targets were recorded are ASE files
+    const std::string target = md.contains("target") ? md.at("target").get<std::string>() : "ase";
+    if (target != TARGET)
+      error->all(FLERR, "pair_coeff * * {}: compiled by nequip-compile for target '{}'; pair_style nequip reads "
+                 "target '{}' files only; {}", path, target, TARGET, how);
     if (md.at("format").get<std::string>() != FORMAT || md.at("format_version").get<int>() != FORMAT_VERSION)
       error->all(FLERR, "pair_coeff * * {}: model format '{}' version {}; this plugin reads '{}' version {}", path,
                  md.at("format").get<std::string>(), md.at("format_version").get<int>(), FORMAT, FORMAT_VERSION);
@@ -158,7 +181,7 @@ void PairNequIP::load_model(const std::string &path)
           cutoff_sq[a * ntypes + b] = cut * cut;
         }
   } catch (const json::exception &err) {
-    error->all(FLERR, "pair_coeff * * {}: unreadable nequip LAMMPS metadata ({}); {}", path, err.what(), how);
+    error->all(FLERR, "pair_coeff * * {}: unreadable nequip metadata ({}); {}", path, err.what(), how);
   }
   model_path = path;
 }
@@ -219,6 +242,11 @@ void PairNequIP::init_style()
     }
     neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
   }
+
+  const bool retained = retain_freed_memory();
+  if (comm->me == 0)
+    utils::logmesg(lmp, "pair_style nequip: freed memory {} kept in the process (glibc mallopt)\n",
+                   retained ? "is" : "is not (not glibc)");
 
   // torch's intra-op threads: LAMMPS's OpenMP threads per rank (OMP_NUM_THREADS, -sf omp, package omp N)
   at::set_num_threads(comm->nthreads);
@@ -313,6 +341,29 @@ void PairNequIP::drop_edges_beyond_reach(int nlocal, int nall, std::vector<int64
   one_way_vectors.resize(3 * kept);
 }
 
+// Several ranks: the graph's nodes are the local atoms and the ghosts that some kept edge
+// touches; the other ghosts (beyond reach once their edges are dropped) would only add
+// node-wise work. Renumbers the edges to the kept nodes (local atoms keep their indices, ghosts
+// follow in LAMMPS's order), fills atom_of (node -> LAMMPS atom) and returns the node count.
+int PairNequIP::keep_connected_nodes(int nlocal, int nall, std::vector<int64_t> &first, std::vector<int64_t> &second,
+                                     std::vector<int64_t> &one_way_center, std::vector<int64_t> &one_way_neighbor,
+                                     std::vector<int> &atom_of) const
+{
+  std::vector<int64_t> node_of(nall, -1);
+  for (int i = 0; i < nlocal; i++) node_of[i] = 0;
+  for (auto *edges : {&first, &second, &one_way_center, &one_way_neighbor})
+    for (int64_t atom : *edges) node_of[atom] = 0;
+  atom_of.clear();
+  for (int i = 0; i < nall; i++)
+    if (node_of[i] == 0) {
+      node_of[i] = (int64_t) atom_of.size();
+      atom_of.push_back(i);
+    }
+  for (auto *edges : {&first, &second, &one_way_center, &one_way_neighbor})
+    for (int64_t &atom : *edges) atom = node_of[atom];
+  return (int) atom_of.size();
+}
+
 void PairNequIP::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
@@ -321,8 +372,7 @@ void PairNequIP::compute(int eflag, int vflag)
   const int nall = nlocal + atom->nghost;
   const bool one_rank = comm->nprocs == 1;
   // graph nodes: local atoms (one rank) or local and ghost atoms (several), then the padding
-  const int nnodes = one_rank ? nlocal : nall;
-  const int natoms = nnodes + NUM_PADDING_ATOMS;
+  int nnodes = one_rank ? nlocal : nall;
   double **x = atom->x;
   double **f = atom->f;
   const int *type = atom->type;
@@ -375,8 +425,16 @@ void PairNequIP::compute(int eflag, int vflag)
       }
     }
   }
-  if (!one_rank) drop_edges_beyond_reach(nlocal, nall, first, second, vectors, one_way_center, one_way_neighbor,
-                                         one_way_vectors);
+  // atom_of[node]: the LAMMPS atom of each graph node
+  std::vector<int> atom_of;
+  if (!one_rank) {
+    drop_edges_beyond_reach(nlocal, nall, first, second, vectors, one_way_center, one_way_neighbor, one_way_vectors);
+    nnodes = keep_connected_nodes(nlocal, nall, first, second, one_way_center, one_way_neighbor, atom_of);
+  } else {
+    atom_of.resize(nlocal);
+    for (int i = 0; i < nlocal; i++) atom_of[i] = i;
+  }
+  const int natoms = nnodes + NUM_PADDING_ATOMS;
   // the padding atoms, joined to each other only
   first.push_back(nnodes);
   second.push_back(nnodes + 1);
@@ -405,7 +463,7 @@ void PairNequIP::compute(int eflag, int vflag)
   }
   at::Tensor types = at::empty({natoms}, at::kLong);
   int64_t *type_data = types.data_ptr<int64_t>();
-  for (int i = 0; i < nnodes; i++) type_data[i] = model_type_of[type[i]];
+  for (int i = 0; i < nnodes; i++) type_data[i] = model_type_of[type[atom_of[i]]];
   for (int p = 0; p < NUM_PADDING_ATOMS; p++) type_data[nnodes + p] = 0;
   at::Tensor num_local = at::full({1}, (int64_t) nlocal, at::kLong);
 
@@ -422,7 +480,7 @@ void PairNequIP::compute(int eflag, int vflag)
   const double scale = energy_factor;
 
   for (int i = 0; i < nnodes; i++)    // several ranks: ghosts' forces go back to their owners (newton pair on)
-    for (int k = 0; k < 3; k++) f[i][k] += scale * force_data[3 * i + k];
+    for (int k = 0; k < 3; k++) f[atom_of[i]][k] += scale * force_data[3 * i + k];
   if (eflag_global) eng_vdwl += scale * energy.data_ptr<double>()[0];
   if (eflag_atom) {
     const double *e = atomic_energy.data_ptr<double>();
@@ -438,6 +496,6 @@ void PairNequIP::compute(int eflag, int vflag)
     const at::Tensor atomic_virial = outputs[4].contiguous();
     const double *w = atomic_virial.data_ptr<double>();
     for (int i = 0; i < nnodes; i++)
-      for (int c = 0; c < 6; c++) vatom[i][c] += scale * w[9 * i + 3 * row[c] + col[c]];
+      for (int c = 0; c < 6; c++) vatom[atom_of[i]][c] += scale * w[9 * i + 3 * row[c] + col[c]];
   }
 }

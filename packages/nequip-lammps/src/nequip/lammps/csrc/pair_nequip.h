@@ -1,4 +1,4 @@
-// pair_style nequip: a NequIP model exported with `nequip-lammps-plugin export` (an AOTInductor
+// pair_style nequip: a NequIP model compiled with `nequip-compile --target lammps` (an AOTInductor
 // package), evaluated on a graph of atoms and edges with explicit edge vectors.
 //
 // One MPI rank: the graph's atoms are the local atoms; every ghost atom is a periodic image of
@@ -8,7 +8,8 @@
 // Several ranks: the graph's atoms are the local atoms and the ghost atoms up to
 // num_layers * r_max away (explicit images, own positions), with the full neighbor list of all
 // of them, less the edges into ghosts more than num_layers - 1 hops from every local atom (their
-// messages cannot reach a local atom in time). The model returns the energy of the local atoms, E = sum of E_i over local i, and
+// messages cannot reach a local atom in time), and less the ghosts that no remaining edge
+// touches. The model returns the energy of the local atoms, E = sum of E_i over local i, and
 // F = -dE/dx for every atom it saw; forces on ghost atoms go back to their owners by LAMMPS's
 // reverse communication (newton pair on), so each rank adds exactly the forces its own energy
 // causes.
@@ -56,6 +57,9 @@ class PairNequIP : public Pair {
   void drop_edges_beyond_reach(int nlocal, int nall, std::vector<int64_t> &first, std::vector<int64_t> &second,
                                std::vector<double> &vectors, std::vector<int64_t> &one_way_center,
                                std::vector<int64_t> &one_way_neighbor, std::vector<double> &one_way_vectors) const;
+  int keep_connected_nodes(int nlocal, int nall, std::vector<int64_t> &first, std::vector<int64_t> &second,
+                           std::vector<int64_t> &one_way_center, std::vector<int64_t> &one_way_neighbor,
+                           std::vector<int> &atom_of) const;
 };
 
 }    // namespace LAMMPS_NS
