@@ -4,7 +4,10 @@ Usage: python allegro_build_check.py ETHANOL_XYZ. Prints one line per model dtyp
 ``testkit float64 ...`` once the shared physics test-kit (:func:`nequip.nn.testkit.check_all`)
 and the strict-locality check below pass on a small float64 AllegroModel, then ``nve float64
 ...`` once such a model survives a checkpoint round trip and conserves energy in NVE MD, then
-``export float64 ...`` once ``nequip-compile --mode export`` of it gives the eager numbers.
+``export float64 ...`` once ``nequip-compile --mode export`` of it gives the eager numbers, and
+``pair_allegro float64 ...`` once ``nequip-compile --target pair_allegro`` (the compile target
+Allegro registers, with its own inputs and data settings) writes a file that takes Allegro's
+inputs and returns the eager per-atom energies and forces.
 """
 
 import subprocess
@@ -27,6 +30,7 @@ from nequip.data.ase import from_ase
 from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
 from nequip.integrations.ase import NequIPCalculator
 from nequip.model import ModelFromCheckpoint, save_model_checkpoint
+from nequip.model.export import read_exported_metadata
 from nequip.nn.testkit import assert_close, check_all, evaluate, frame_from_ase
 from nequip.scripts._compile_utils import compile_target
 
@@ -196,6 +200,40 @@ def check_export(checkpoint: Path, exported: Path, eager_calculator, atoms) -> i
     return max(len(system) for system in systems)
 
 
+def check_pair_allegro_target(checkpoint: Path, exported: Path, model, atoms) -> int:
+    """``nequip-compile --target pair_allegro``: the registered target's inputs, outputs and data settings.
+
+    The file must record the target and its fields, take exactly Allegro's inputs (positions,
+    edge index, atom types, in the target's order) and return the LAMMPS outputs equal to the
+    eager model's, on ``atoms`` and on two copies 20 Å apart. Returns the largest atom count checked.
+    """
+    from allegro._compile import PAIR_ALLEGRO_TARGET
+
+    nequip_compile = Path(sys.executable).with_name("nequip-compile")
+    command = [str(nequip_compile), str(checkpoint), str(exported), "--mode", "export", "--target", "pair_allegro"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metadata = read_exported_metadata(str(exported))
+    assert metadata["target"] == "pair_allegro", metadata["target"]
+    assert metadata["input_fields"] == PAIR_ALLEGRO_TARGET["input"], metadata["input_fields"]
+    assert metadata["output_fields"] == PAIR_ALLEGRO_TARGET["output"], metadata["output_fields"]
+    program = torch.export.load(str(exported)).module()
+    shifted = atoms.copy()
+    shifted.positions += 20.0
+    systems = [atoms, atoms + shifted]
+    for system in systems:
+        data = frame(system)
+        expected = model(dict(data))
+        inputs = PAIR_ALLEGRO_TARGET["data_settings"](dict(data))
+        outputs = program(*(inputs[field] for field in PAIR_ALLEGRO_TARGET["input"]))
+        got = dict(zip(PAIR_ALLEGRO_TARGET["output"], outputs))
+        for field in (AtomicDataDict.PER_ATOM_ENERGY_KEY, AtomicDataDict.FORCE_KEY):
+            assert_close(
+                f"pair_allegro {field} ({len(system)} atoms)", got[field].detach(), expected[field].detach(), 1e-10
+            )
+    return max(len(system) for system in systems)
+
+
 def main(path: str) -> None:
     assert compile_target("pair_allegro")["input"][0] == AtomicDataDict.POSITIONS_KEY
     atoms = ase.io.read(path, index=0)
@@ -229,6 +267,8 @@ def main(path: str) -> None:
         eager_calculator = NequIPCalculator.from_checkpoint(str(checkpoint))
         num_atoms = check_export(checkpoint, Path(tmp) / "allegro.pt2", eager_calculator, atoms)
         print(f"export float64 equals eager up to {num_atoms} atoms")
+        num_atoms = check_pair_allegro_target(checkpoint, Path(tmp) / "allegro_pair.pt2", md_model, atoms)
+        print(f"pair_allegro float64 equals eager up to {num_atoms} atoms")
 
 
 if __name__ == "__main__":

@@ -81,13 +81,19 @@ def test_allegro_imports_and_builds_from_our_wheels(wheels, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     lines = result.stdout.split("\n")
-    assert [line.split()[0] for line in lines if line] == ["float32", "float64", "testkit", "nve", "export"], (
-        result.stdout
-    )
+    assert [line.split()[0] for line in lines if line] == [
+        "float32",
+        "float64",
+        "testkit",
+        "nve",
+        "export",
+        "pair_allegro",
+    ], result.stdout
     assert lines[0].endswith("torch.float32") and lines[1].endswith("torch.float64"), result.stdout
     assert lines[2].startswith("testkit float64 "), result.stdout
     assert lines[3].startswith("nve float64 steps=100 dt=0.5fs energy_spread="), result.stdout
     assert lines[4] == "export float64 equals eager up to 18 atoms", result.stdout
+    assert lines[5] == "pair_allegro float64 equals eager up to 18 atoms", result.stdout
     lightning = subprocess.run([str(python), "-c", "import lightning"], capture_output=True)
     assert lightning.returncode != 0, "the venv must hold no Lightning (nequip-train is not installed)"
 

@@ -52,7 +52,8 @@ def with_batch_(data: Type) -> Type:
     """Add ``batch`` and ``num_atoms`` for a single frame that lacks them; return ``data``."""
     n = data[POSITIONS_KEY].shape[0]
     if NUM_NODES_KEY not in data:
-        data[NUM_NODES_KEY] = torch.tensor([n], dtype=torch.long, device=data[POSITIONS_KEY].device)
+        # torch.full, not torch.tensor([n]): under tracing n stays a symbolic size instead of a constant
+        data[NUM_NODES_KEY] = torch.full((1,), n, dtype=torch.long, device=data[POSITIONS_KEY].device)
     if BATCH_KEY not in data:
         if data[NUM_NODES_KEY].shape[0] != 1:
             raise ValueError(f"data has {data[NUM_NODES_KEY].shape[0]} frames but no {BATCH_KEY!r} field")
