@@ -107,6 +107,42 @@ def test_big_dataset_stats_written_by_a_separate_run_and_read_back(tmp_path):
         big_dataset_stats("NoSuchDataSet", 5.0)
 
 
+# a statistics file in the layout of upstream NequIP's precomputed ones (made-up numbers):
+# comments, an interpolation between top-level keys, neighbor statistics by cutoff as "%.1f"
+UPSTREAM_LAYOUT_STATS = """
+# == Fixed metadata ==
+model_type_names: [H, C]
+chemical_species: ${model_type_names}
+isolated_atom_energies: {H: -1.5, C: -2.5}
+per_atom_energy_mean: -3.25
+forces_rms: 0.75
+per_type_forces_rms: [0.5, 1.0]
+num_neighbors_mean:
+  5.0: 30.5
+  6.0: 48.25
+per_type_num_neighbors_mean:
+  5.0: [29.0, 32.0]
+  6.0: [46.5, 50.0]
+"""
+
+
+def test_big_dataset_stats_reads_files_in_upstreams_layout(tmp_path):
+    path = tmp_path / "Upstreamish.yaml"
+    path.write_text(UPSTREAM_LAYOUT_STATS)
+    register_resolvers()
+    config = OmegaConf.create(
+        {
+            "stats": f"${{big_dataset_stats:{path},6.0}}",
+            "avg_num_neighbors": "${stats.num_neighbors_mean}",
+            "per_type": "${stats.per_type_num_neighbors_mean}",
+            "species": "${stats.chemical_species}",
+        }
+    )
+    assert config.avg_num_neighbors == 48.25
+    assert list(config.per_type) == [46.5, 50.0]
+    assert list(config.species) == ["H", "C"]
+
+
 def test_package_resolvers_read_the_package_metadata(tmp_path):
     from nequip.model import NequIPGNNModel, save_package
 
