@@ -176,6 +176,21 @@ def check_nve(checkpoint: Path, atoms) -> float:
     return spread
 
 
+def nequip_compile(checkpoint: Path, exported: Path, *options: str) -> None:
+    """Run the venv's ``nequip-compile`` (the console script of nequip-models); fail with its stderr."""
+    command = [str(Path(sys.executable).with_name("nequip-compile")), str(checkpoint), str(exported), *options]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def with_far_copy(atoms) -> list:
+    """``atoms``, and ``atoms`` with a copy of itself 20 Å away: another atom count, so an exported
+    program fixed to the size of the example it was traced with fails."""
+    shifted = atoms.copy()
+    shifted.positions += 20.0
+    return [atoms, atoms + shifted]
+
+
 def check_export(checkpoint: Path, exported: Path, eager_calculator, atoms) -> int:
     """``nequip-compile --mode export`` gives a model whose energy and forces equal the eager model's.
 
@@ -183,15 +198,9 @@ def check_export(checkpoint: Path, exported: Path, eager_calculator, atoms) -> i
     program must not be fixed to the size of the example it was traced with). Returns the
     largest atom count checked.
     """
-    nequip_compile = Path(sys.executable).with_name("nequip-compile")  # the console script of nequip-models
-    result = subprocess.run(
-        [str(nequip_compile), str(checkpoint), str(exported), "--mode", "export"], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    nequip_compile(checkpoint, exported, "--mode", "export")
     exported_calculator = NequIPCalculator.from_compiled_model(str(exported))
-    shifted = atoms.copy()
-    shifted.positions += 20.0
-    systems = [atoms, atoms + shifted]
+    systems = with_far_copy(atoms)
     for system in systems:
         expected = (eager_calculator.get_potential_energy(system), eager_calculator.get_forces(system))
         got = (exported_calculator.get_potential_energy(system), exported_calculator.get_forces(system))
@@ -209,18 +218,13 @@ def check_pair_allegro_target(checkpoint: Path, exported: Path, model, atoms) ->
     """
     from allegro._compile import PAIR_ALLEGRO_TARGET
 
-    nequip_compile = Path(sys.executable).with_name("nequip-compile")
-    command = [str(nequip_compile), str(checkpoint), str(exported), "--mode", "export", "--target", "pair_allegro"]
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
+    nequip_compile(checkpoint, exported, "--mode", "export", "--target", "pair_allegro")
     metadata = read_exported_metadata(str(exported))
     assert metadata["target"] == "pair_allegro", metadata["target"]
     assert metadata["input_fields"] == PAIR_ALLEGRO_TARGET["input"], metadata["input_fields"]
     assert metadata["output_fields"] == PAIR_ALLEGRO_TARGET["output"], metadata["output_fields"]
     program = torch.export.load(str(exported)).module()
-    shifted = atoms.copy()
-    shifted.positions += 20.0
-    systems = [atoms, atoms + shifted]
+    systems = with_far_copy(atoms)
     for system in systems:
         data = frame(system)
         expected = model(dict(data))

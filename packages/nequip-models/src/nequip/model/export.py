@@ -242,7 +242,9 @@ def export_model(
                 f"the export function of target {target!r} recorded target {metadata.get('target')!r} in the metadata"
             )
         return metadata
-    return _export_forward(model, path, mode, device, validation_frames, inductor_configs, cpu_threads, target)
+    return _export_forward(
+        model, path, mode, device, validation_frames, inductor_configs, cpu_threads, target, settings
+    )
 
 
 def _export_forward(
@@ -254,12 +256,12 @@ def _export_forward(
     inductor_configs: Optional[Dict[str, Any]],
     cpu_threads: Optional[int],
     target: str,
+    settings: Dict[str, Any],
 ) -> Dict[str, Any]:
-    """:func:`export_model` of the model's forward pass on ``target``'s input fields."""
+    """:func:`export_model` of the model's forward pass on the input fields of ``target`` (its registered ``settings``)."""
     from torch.export import Dim
     from torch.fx.experimental.proxy_tensor import make_fx
 
-    settings = compile_target(target)
     input_fields = settings["input"]
     # extra fields the model declares beyond the standard ones (those it does without: cell, batch, ...)
     extra = sorted(set(model.model_input_fields) - set(ASE_INPUTS) - {keys.PBC_KEY} - set(input_fields))
