@@ -231,3 +231,14 @@ def test_nve_conserves_energy(plugin, exported, cuau_alloy):
     assert kinetic_range > 1e-3, message  # the atoms moved
     assert abs(drift) < 1e-5, message
     assert fluctuation < 1e-4, message
+
+
+def test_warmup_steps_come_before_the_reported_steps(plugin, exported, cuau_alloy):
+    """``warmup_steps`` are the first steps of the same trajectory; thermo starts after them."""
+    atoms = cuau_alloy(repeat=(2, 2, 2), seed=101, rattle=0.05)
+    plain = run(plugin, exported["float64"], atoms, steps=6, timestep=0.001, thermo_every=2)
+    warmed = run(plugin, exported["float64"], atoms, steps=4, warmup_steps=2, timestep=0.001, thermo_every=2)
+    assert [row[0] for row in warmed["thermo"]] == [2, 4, 6]
+    np.testing.assert_allclose(warmed["thermo"], plain["thermo"][1:], rtol=1e-12)
+    with pytest.raises(ValueError, match="warmup_steps must be >= 0, got -1"):
+        run(plugin, exported["float64"], atoms, steps=1, warmup_steps=-1)

@@ -14,7 +14,8 @@ the model, and reports, in LAMMPS's units and in atom-ID order:
 * ``log``: LAMMPS's log; ``rank0_local_atoms``, ``rank0_ghost_atoms``: rank 0's atom counts;
 * with ``steps`` > 0: ``thermo``, rows of (step, potential, kinetic, total energy) every
   ``thermo_every`` steps of velocity Verlet (``fix nve``), and the ``seconds`` (wall) and
-  ``cpu_seconds`` (rank 0's process CPU time) of the run.
+  ``cpu_seconds`` (rank 0's process CPU time) of the run; ``warmup_steps`` untimed steps come
+  first (the first step after the single point is slower: its memory is not yet in place).
 
 The cell must be in LAMMPS's orientation: rows a = (ax, 0, 0), b = (bx, by, 0), c = (cx, cy, cz)
 (ASE's ``Atoms.cell`` rotated that way, e.g. by ``ase.io.lammpsdata``'s prism); non-periodic
@@ -102,11 +103,14 @@ def _child(job_path: str, result_path: str) -> None:
         lmp.command("fix integrate all nve")
         lmp.command(f"timestep {job['timestep']}")
         lmp.command("run 0")
-        thermo = [[0, lmp.get_thermo("pe"), lmp.get_thermo("ke"), lmp.get_thermo("etotal")]]
+        warmup = int(job.get("warmup_steps", 0))
+        if warmup:
+            lmp.command(f"run {warmup} pre no post no")
+        thermo = [[warmup, lmp.get_thermo("pe"), lmp.get_thermo("ke"), lmp.get_thermo("etotal")]]
         start, start_cpu = time.perf_counter(), time.process_time()
         for step in range(every, steps + 1, every):
             lmp.command(f"run {every} pre no post no")
-            thermo.append([step, lmp.get_thermo("pe"), lmp.get_thermo("ke"), lmp.get_thermo("etotal")])
+            thermo.append([warmup + step, lmp.get_thermo("pe"), lmp.get_thermo("ke"), lmp.get_thermo("etotal")])
         result["seconds"] = time.perf_counter() - start
         result["cpu_seconds"] = time.process_time() - start_cpu
         result["thermo"] = thermo
@@ -133,6 +137,7 @@ def run_lammps(
     commands: Sequence[str] = (),
     cmdargs: Sequence[str] = (),
     steps: int = 0,
+    warmup_steps: int = 0,
     timestep: Optional[float] = None,
     temperature: float = 300.0,
     thermo_every: int = 10,
@@ -155,13 +160,17 @@ def run_lammps(
         commands: extra LAMMPS commands before the first ``run 0``.
         cmdargs: extra LAMMPS command-line arguments (e.g. ``["-sf", "omp"]``).
         steps, timestep, temperature, thermo_every: NVE dynamics after the single point.
+        warmup_steps: NVE steps before the timed ``steps`` (in neither ``thermo`` nor the times).
         timeout: seconds.
 
     Raises:
         RuntimeError: if LAMMPS fails, with the end of its output (LAMMPS's error message).
+        ValueError: if ``warmup_steps`` is negative.
     """
     from .build import lammps_environment
 
+    if warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
     with tempfile.TemporaryDirectory(prefix="nequip-lammps-") as workdir:
         data_file = os.path.join(workdir, "structure.data")
         write_data_file(data_file, cell, np.asarray(positions, dtype=float), lammps_types, masses)
@@ -175,6 +184,7 @@ def run_lammps(
             "commands": list(commands),
             "cmdargs": list(cmdargs),
             "steps": steps,
+            "warmup_steps": warmup_steps,
             "timestep": timestep,
             "temperature": temperature,
             "thermo_every": thermo_every,
