@@ -8,10 +8,10 @@ Usage (from the repository root)::
 
 Model and structures are those of ``tools/bench_md.py`` (its ``prepare``): upstream NequIP's
 tutorial hyperparameters (4 layers, l_max 1, 32 features, r_max 5 Å), float32, Cu/Au, one
-checkpoint; random Cu/Au fcc alloys of 108, 1,008 and 10,192 atoms with 300 K velocities. The
-checkpoint is compiled once with ``nequip-compile``'s ``export_model`` for the ``lammps``
-target (units metal) and for the ``ase`` target (AOTInductor), at its defaults (kernels for
-one thread; the packages' matrix products use every thread of the run); upstream gets the same weights in its own calculator (eager, and AOTInductor
+checkpoint; random Cu/Au fcc alloys of 108, 1,008 and 10,192 atoms with 300 K velocities. For
+each thread count the checkpoint is compiled with ``nequip-compile``'s ``export_model`` for
+the ``lammps`` target (units metal) and for the ``ase`` target (AOTInductor), each for that
+thread count; upstream gets the same weights in its own calculator (eager, and AOTInductor
 with its ``ase`` target), run by ``bench_md.py``'s worker processes in upstream's Python.
 
 Timed: blocks of velocity-Verlet MD steps (1 fs; ``max(1, atom_steps / atoms)`` steps per
@@ -180,19 +180,15 @@ def main():
     print(
         f"{'atoms':>6} {'thr':>3} clock {'variant':16s} {'steps/s':>9} {'us/step/atom':>13} {'vs ours':>9} {'vs up':>9}"
     )
-    # nequip-compile's defaults: kernels for one thread, whatever the thread count of the runs
-    lammps_path = os.path.join(workdir, "model.nequip.lammps.pt2")
-    start = time.perf_counter()
-    export_model(model, lammps_path, target="lammps", target_options={"units": "metal"})
-    print(f"# nequip-compile --target lammps: {time.perf_counter() - start:.0f} s", flush=True)
-    ours_aoti = os.path.join(workdir, "ours.pt2")
-    if "ours-aoti" in args.variants:
-        print(f"# nequip-compile --target ase: {bench_md.export_ours(prepared['checkpoint'], ours_aoti):.0f} s")
     for threads in args.threads:
         import torch
 
         torch.set_num_threads(threads)
         clock = "cpu" if threads == 1 else "wall"
+        lammps_path = os.path.join(workdir, f"model_{threads}.nequip.lammps.pt2")
+        start = time.perf_counter()
+        export_model(model, lammps_path, cpu_threads=threads, target="lammps", target_options={"units": "metal"})
+        print(f"# nequip-compile --target lammps, {threads} thread(s): {time.perf_counter() - start:.0f} s", flush=True)
         if args.check_ranks and threads == args.threads[0]:
             check_ranks(plugin, lammps_path, args.check_ranks, threads)
         # bench_md's workers keep upstream's AOTInductor package in their workdir: one per thread count
@@ -205,8 +201,12 @@ def main():
             stats=prepared["stats"],
             checkpoint=prepared["checkpoint"],
             weights=prepared["weights"],
-            ours_aoti=ours_aoti,
+            ours_aoti=os.path.join(thread_dir, "ours.pt2"),
         )
+        if "ours-aoti" in args.variants:
+            print(
+                f"# nequip-compile --target ase: {bench_md.export_ours(spec['checkpoint'], spec['ours_aoti'], threads):.0f} s"
+            )
         for n in args.sizes:
             variants = {
                 f"lammps-{ranks}rank": _LammpsBlocks(plugin, lammps_path, structures[n], ranks, threads)

@@ -12,8 +12,7 @@ Model: upstream's tutorial hyperparameters (4 layers, l_max 1, parity, 32 featur
 MLP 2 x 64, 8 Bessels, r_max 5 Å; ``tools/benchlib.py``'s ``ARCHITECTURE``), float32,
 Cu/Au. Our model is built once, saved as a checkpoint, run eagerly, through ``torch.compile``
 in the MD process (``from_checkpoint(compile_mode="compile")``, variant ours-compile) and exported
-with ``nequip-compile``'s ``export_model(mode="aotinductor")`` (its default: kernels for one
-thread, matrix products on all ``--threads``); upstream's model is built with the same
+with ``nequip-compile``'s ``export_model(mode="aotinductor", cpu_threads=--threads)``; upstream's model is built with the same
 hyperparameters and gets our weights (``benchlib.load_our_weights``), then runs in
 upstream's own calculator, eagerly and as an AOTInductor package made by upstream's
 ``aot_export_model`` with its ``ase`` target (what upstream's ``nequip-compile --mode
@@ -136,13 +135,12 @@ def prepare(workdir: str, sizes) -> dict:
     return {"structures": paths, "stats": stats, "checkpoint": checkpoint, "weights": weights}
 
 
-def export_ours(checkpoint: str, path: str) -> float:
-    """``nequip-compile``'s AOTInductor export with its defaults (kernels for one thread); seconds taken."""
+def export_ours(checkpoint: str, path: str, threads: int) -> float:
     from nequip.model import ModelFromCheckpoint
     from nequip.model.export import export_model
 
     start = time.perf_counter()
-    export_model(ModelFromCheckpoint(checkpoint), path, mode="aotinductor")
+    export_model(ModelFromCheckpoint(checkpoint), path, mode="aotinductor", cpu_threads=threads)
     return time.perf_counter() - start
 
 
@@ -479,7 +477,7 @@ def main(argv=None) -> None:
         return
     if "ours-aoti" in args.variants:
         print(
-            f"our AOTInductor export (incl. its check against eager): {export_ours(spec['checkpoint'], spec['ours_aoti']):.0f} s",
+            f"our AOTInductor export (incl. its check against eager): {export_ours(spec['checkpoint'], spec['ours_aoti'], args.threads):.0f} s",
             flush=True,
         )
     small = [n for n in args.sizes if n < LARGE]

@@ -30,23 +30,25 @@ def test_nequip_compile_aotinductor_end_to_end(tmp_path, cuau_model, cuau_atoms)
     script = os.path.join(os.path.dirname(sys.executable), "nequip-compile")
     command = [script] if os.path.exists(script) else [sys.executable, "-m", "nequip.model.compile_cli"]
     result = subprocess.run(
-        command + [checkpoint, output, "--device", "cpu"],
+        command + [checkpoint, output, "--device", "cpu", "--cpu-threads", "1"],
         capture_output=True,
         text=True,
         env=dict(os.environ, OMP_NUM_THREADS="2"),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert '"mode": "aotinductor"' in result.stdout and '"type_names": ["Cu", "Au"]' in result.stdout
-    assert '"cpu_threads": 1' in result.stdout  # the default, not the exporting process's 2 threads
+    assert '"cpu_threads": 1' in result.stdout  # --cpu-threads, not the exporting process's 2 threads
     assert "was compiled for" not in result.stderr  # no thread-count warning from the export's own check
 
     threads = torch.get_num_threads()
     try:
-        for process_threads in (2, 1):  # a one-thread package in a process with more threads is by design
-            torch.set_num_threads(process_threads)
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                compiled = NequIPCalculator.from_compiled_model(output)
+        torch.set_num_threads(2)
+        with pytest.warns(UserWarning, match=r"compiled for 1 CPU thread\(s\) but this process runs torch with 2"):
+            NequIPCalculator.from_compiled_model(output)
+        torch.set_num_threads(1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compiled = NequIPCalculator.from_compiled_model(output)
     finally:
         torch.set_num_threads(threads)
     assert compiled.model.mode == "aotinductor" and compiled.model.r_max == 4.0

@@ -9,7 +9,7 @@ import torch
 
 from nequip.data import keys
 from nequip.integrations.ase import NequIPCalculator
-from nequip.model.export import EXPORT_TOLERANCE, export_model, load_exported_model, thread_count_warning
+from nequip.model.export import EXPORT_TOLERANCE, export_model, load_exported_model
 
 FIELDS = ("energy", "energies", "forces", "stress")
 
@@ -60,12 +60,3 @@ def test_loading_errors(tmp_path, cuau_model):
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match=f"cpu_threads must be a positive integer, got {bad!r}"):
             export_model(cuau_model(), str(tmp_path / "x.pt2"), mode="export", cpu_threads=bad)
-
-
-def test_thread_count_warning_only_for_more_kernel_threads_than_the_process_runs():
-    assert thread_count_warning("m.pt2", 1, process_threads=4) is None
-    assert thread_count_warning("m.pt2", 2, process_threads=2) is None
-    assert thread_count_warning("m.pt2", None, process_threads=1) is None  # export mode: no fixed count
-    message = thread_count_warning("m.pt2", 4, process_threads=2)
-    assert message.startswith("'m.pt2' was compiled for 4 CPU thread(s) but this process runs torch with 2;")
-    assert "OMP_NUM_THREADS=4" in message and "--cpu-threads 2" in message

@@ -49,7 +49,7 @@ import torch
 
 from nequip.data import AtomicDataDict, keys
 from nequip.data.neighborlist import compute_neighborlist_
-from nequip.model.export import DEFAULT_CPU_THREADS, EXPORT_TOLERANCE, example_frame, thread_count_warning
+from nequip.model.export import EXPORT_TOLERANCE, example_frame
 from nequip.model.torch_compile import max_relative_deviation
 from nequip.nn.convnet import ConvNetLayer
 from nequip.nn.force_stress import ForceStressOutput
@@ -313,8 +313,8 @@ def export_lammps_model(
             (kcal/mol, Å); default: the units of the model's ZBL term (required without one).
         num_layers: message-passing layers (ghost atoms are needed ``num_layers * r_max``
             deep); default: :func:`message_passing_layers`.
-        cpu_threads: threads the package's CPU kernels are generated for, at most the thread
-            count per MPI rank of the simulations (default 1, see :mod:`nequip.model.export`).
+        cpu_threads: threads the package's CPU kernels are generated for, the thread count
+            per MPI rank of the simulations (default ``torch.get_num_threads()``).
         validation_frames: periodic frames (``pos``, ``atom_types``, ``cell``, ``pbc``) to
             check the package on; default: two :func:`~nequip.model.export.example_frame` s.
 
@@ -336,7 +336,7 @@ def export_lammps_model(
     elif isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
         raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
     if cpu_threads is None:
-        cpu_threads = DEFAULT_CPU_THREADS
+        cpu_threads = torch.get_num_threads()
     elif isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 1:
         raise ValueError(f"cpu_threads must be a positive integer, got {cpu_threads!r}")
     model = copy.deepcopy(model).to("cpu").eval()
@@ -464,7 +464,11 @@ def load_lammps_model(path: str, warn_threads: bool = True) -> LammpsModel:
             f"path {path!r} has format {metadata.get('format')!r} version {metadata.get('format_version')!r}; "
             f"this version reads {LAMMPS_FORMAT!r} version {LAMMPS_FORMAT_VERSION}"
         )
-    warning = thread_count_warning(path, metadata["cpu_threads"]) if warn_threads else None
-    if warning:
-        warnings.warn(warning, stacklevel=2)
+    threads = metadata["cpu_threads"]
+    if warn_threads and threads != torch.get_num_threads():
+        warnings.warn(
+            f"{path!r} was compiled for {threads} CPU thread(s) but this process runs torch with "
+            f"{torch.get_num_threads()}; it runs slower than it can",
+            stacklevel=2,
+        )
     return LammpsModel(runner, metadata)

@@ -46,8 +46,8 @@ def _parser(targets: Dict[str, Dict[str, Any]]) -> argparse.ArgumentParser:
         "--cpu-threads",
         type=int,
         default=None,
-        help="threads an AOTInductor package's CPU kernels are generated for, at most the simulations' thread count "
-        "(default: 1, fastest on 2 cores; its matrix products use all threads of the simulation anyway)",
+        help="threads the simulations will use: an AOTInductor package's CPU kernels are generated for this count "
+        "(default: this process's torch thread count, e.g. OMP_NUM_THREADS)",
     )
     parser.add_argument(
         "--target",

@@ -18,16 +18,12 @@ which needs only torch: no pickled Python objects are read (``torch.export.load`
 AOTInductor packages store graphs, code and raw weights).
 
 The CPU kernels of an AOTInductor package are generated for a fixed number of threads
-(``cpu_threads``, recorded in the metadata), by default one. Inductor's kernels that
-scatter-sum (messages into atoms, edge forces into atoms) add atomically as soon as they
-run on more than one thread, which costs more than a second thread gains, while the
-package's library calls (matrix products) use every thread of the process whatever
-``cpu_threads`` is: a one-thread package is the faster one in a two-thread process too
-(figures in ``docs/benchmarks.md``). Export for more threads only for processes with many
-threads, and measure. Loading a package in a process with fewer threads than it was
-compiled for warns (:func:`thread_count_warning`): its kernels still start that many
-threads and cost much more CPU time per step (inductor's thread-count-independent kernels,
-``cpp.dynamic_threads``, are about as slow).
+(``cpu_threads``, by default the exporting process's ``torch.get_num_threads()``),
+recorded in the metadata; loading it in a process with another thread count warns. Export
+for the thread count of the simulations: a package compiled for more threads than the
+process runs still starts that many threads in every kernel and costs much more CPU time
+per step, and inductor's thread-count-independent kernels (``cpp.dynamic_threads``) are
+about as slow (figures in ``docs/benchmarks.md``).
 
 What the exported graph takes and returns is set by a *compile target*
 (:mod:`nequip.scripts._compile_utils`, ``nequip-compile --target``): the default ``ase``
@@ -100,26 +96,6 @@ def example_frame(type_names: Sequence[str], r_max: float, repeat: int = 3, seed
         keys.BATCH_KEY: torch.zeros(n, dtype=torch.long),
     }
     return NeighborListTransform(r_max)(data)
-
-
-#: threads the CPU kernels of an AOTInductor package are generated for unless told otherwise
-DEFAULT_CPU_THREADS = 1
-
-
-def thread_count_warning(path: str, cpu_threads: Optional[int], process_threads: Optional[int] = None) -> Optional[str]:
-    """The warning for a package whose CPU kernels were generated for more threads than the
-    process runs (``process_threads``, default ``torch.get_num_threads()``), else ``None``
-    (fewer is by design, see the module docstring; ``cpu_threads=None``: no fixed count)."""
-    if process_threads is None:
-        process_threads = torch.get_num_threads()
-    if cpu_threads is None or cpu_threads <= process_threads:
-        return None
-    return (
-        f"{path!r} was compiled for {cpu_threads} CPU thread(s) but this process runs torch with "
-        f"{process_threads}; its kernels still start {cpu_threads} threads and run slower than they can "
-        f"(set OMP_NUM_THREADS={cpu_threads} or torch.set_num_threads({cpu_threads}), or compile it again "
-        f"with nequip-compile --cpu-threads {process_threads})"
-    )
 
 
 def exported_metadata(
@@ -217,8 +193,8 @@ def export_model(
             :func:`example_frame` s of 27 and 64 atoms. The first one is also traced.
         inductor_configs: extra AOTInductor options (``mode="aotinductor"`` only).
         cpu_threads: threads the CPU kernels of an AOTInductor package are generated for
-            (default 1; see the module docstring); at most the thread count of the
-            simulations that will use it.
+            (default ``torch.get_num_threads()``; see the module docstring): the thread
+            count of the simulations that will use it.
         target: a registered compile target (:func:`~nequip.scripts._compile_utils.compile_target_names`):
             the graph's input and output fields; default ``"ase"``.
         target_options: options of a target with its own export function (its ``options``),
@@ -296,7 +272,7 @@ def _export_forward(
     if mode != "aotinductor" or device.type != "cpu":
         cpu_threads = None  # only AOTInductor's CPU kernels have a thread count
     elif cpu_threads is None:
-        cpu_threads = DEFAULT_CPU_THREADS
+        cpu_threads = torch.get_num_threads()
     model = copy.deepcopy(model).to(device).eval()
     for param in model.parameters():
         param.requires_grad_(False)
@@ -497,7 +473,13 @@ def load_exported_model(path: str, device: Union[str, torch.device] = "cpu") -> 
             f"path {path!r} was compiled with AOTInductor for device {metadata['device']!r}; it cannot run on "
             f"device={str(device)!r} (compile it again with nequip-compile --device {device.type})"
         )
-    warning = thread_count_warning(path, metadata.get("cpu_threads")) if device.type == "cpu" else None
-    if warning:
-        warnings.warn(warning, stacklevel=2)
+    threads = metadata.get("cpu_threads")
+    if threads is not None and device.type == "cpu" and threads != torch.get_num_threads():
+        warnings.warn(
+            f"{path!r} was compiled for {threads} CPU thread(s) but this process runs torch with "
+            f"{torch.get_num_threads()}; it runs slower than it can (set OMP_NUM_THREADS={threads} or "
+            f"torch.set_num_threads({threads}), or compile it again with nequip-compile --cpu-threads "
+            f"{torch.get_num_threads()})",
+            stacklevel=2,
+        )
     return ExportedModel(loaded.function, metadata, device)

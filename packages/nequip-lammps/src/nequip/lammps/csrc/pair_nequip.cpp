@@ -252,12 +252,10 @@ void PairNequIP::init_style()
   at::set_num_threads(comm->nthreads);
   if (comm->me == 0)
     utils::logmesg(lmp, "pair_style nequip: {} torch thread(s) per MPI rank\n", at::get_num_threads());
-  // fewer kernel threads than LAMMPS's is by design (nequip-compile's default is 1); more oversubscribe
-  if (cpu_threads > comm->nthreads && comm->me == 0)
+  if (cpu_threads > 0 && cpu_threads != comm->nthreads && comm->me == 0)
     error->warning(FLERR, "pair_style nequip: {} was compiled for {} CPU thread(s) but LAMMPS runs {} per MPI rank; "
-                   "its kernels still start {} threads and run slower than they can (set OMP_NUM_THREADS={} or "
-                   "export with --cpu-threads {})", model_path, cpu_threads, comm->nthreads, cpu_threads, cpu_threads,
-                   comm->nthreads);
+                   "it runs slower than it can (set OMP_NUM_THREADS={} or export with --cpu-threads {})", model_path,
+                   cpu_threads, comm->nthreads, cpu_threads, comm->nthreads);
 }
 
 double PairNequIP::pair_cutoff(int itype, int jtype) const

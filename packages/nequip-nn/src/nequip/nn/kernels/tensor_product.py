@@ -205,16 +205,21 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
     keeping them (``torch.utils.checkpoint``): less peak memory for more time.
 
     In its graph-compiler formulation (:meth:`graph_compiler_formulation`, entered while
-    the model is traced for inductor by :func:`traced_for_graph_compiler`), three things
+    the model is traced for inductor by :func:`traced_for_graph_compiler`), four things
     change, none of the numbers beyond rounding: edges are not sliced (a loop over a
     symbolic number of slices would bake the traced edge count into the graph); the
     batched matmul becomes ``d_1`` broadcast multiply-adds, which inductor fuses with the
-    gather, the weighting and the scatter-sum into a few loops over edges (a batched
-    matmul of (K, 3) by (3, u) matrices is an inefficient library call); and the neighbor
-    features are first written channel-last at the node level (a small matmul with the
-    identity, which inductor does not fuse away), so that those loops read them with
-    contiguous vector loads instead of strided gathers. The last two speed up compiled MD
-    steps on the CPU only together (``docs/benchmarks.md``).
+    gather and the weighting into a few loops over edges (a batched matmul of (K, 3) by
+    (3, u) matrices is an inefficient library call); the neighbor features are first
+    written channel-last at the node level (a small matmul with the identity, which
+    inductor does not fuse away), so that those loops read them with contiguous vector
+    loads instead of strided gathers; and the gather of neighbor features and the
+    scatter-sum of messages are ``gather`` and ``scatter_add_`` with expanded indices, so
+    that every scatter-sum, the gradient of the gather included, runs in ATen's sorted,
+    parallel CPU kernel: inductor's own scatter loops add atomically as soon as its
+    kernels use more than one thread, which cost more than the second thread gained.
+    The second and third speed up compiled MD steps on the CPU only together, the fourth
+    makes them faster with two threads (``docs/benchmarks.md``).
 
     Satisfies :class:`~nequip.nn.kernels.protocols.ConvolutionKernel`.
 
@@ -348,11 +353,10 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         x_parts = x.split(self._in_sizes, dim=1)
         # neighbor features gathered as (E, d1 * u): channel-last, ready for the contraction
         x_edges = [
-            torch.index_select(
+            self._gather_rows(
                 x_parts[block.input_index]
                 if block.d1 == 1
                 else self._channel_last(x_parts[block.input_index], block.mul, block.d1),
-                0,
                 edge_neighbor,
             )
             for block in self.blocks
@@ -382,9 +386,23 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
             else:
                 messages = self._slice_messages(sh, list(x_slice), list(w_slice))
             for out_g, m in zip(outs, messages):
-                out_g.index_add_(0, center, m)
+                self._scatter_rows_(out_g, center, m)
         out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
         return torch.index_select(out, 1, self._perm)
+
+    def _gather_rows(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """``x[index]``; for the graph compiler as ``gather``, whose gradient is a ``scatter_add``."""
+        if self._for_graph_compiler:
+            return torch.gather(x, 0, index.view(-1, 1).expand(-1, x.shape[1]))
+        return torch.index_select(x, 0, index)
+
+    def _scatter_rows_(self, out: torch.Tensor, index: torch.Tensor, rows: torch.Tensor) -> None:
+        """``out[index[e]] += rows[e]``; for the graph compiler as ``scatter_add_``, which inductor
+        leaves to ATen's sorted, parallel, atomic-free kernel instead of generating atomic adds."""
+        if self._for_graph_compiler:
+            out.scatter_add_(0, index.view(-1, 1).expand(-1, rows.shape[1]), rows)
+        else:
+            out.index_add_(0, index, rows)
 
     def _channel_last(self, x: torch.Tensor, mul: int, d1: int) -> torch.Tensor:
         """(N, u * d1) features in e3nn's layout -> (N, d1 * u), written out (see the class docstring)."""
