@@ -19,8 +19,9 @@ block), the variants taking turns, ``--repeats`` blocks each, the median reporte
 (``fix nve``) runs through ``nequip.lammps.driver.run_lammps``, a fresh LAMMPS per block whose
 set-up, single point and first MD step (``warmup_steps=1``: the first step after the single
 point is slower, its memory not yet in place) are not timed, on each number of ``--ranks``
-(``mpirun``). With one thread, the clock is CPU time (rank 0's process CPU time for LAMMPS on several ranks would
-miss the other ranks, so those use wall time); with several threads, wall time for all.
+(``mpirun``). With one thread, the clock is CPU time (rank 0's process CPU time for LAMMPS on
+several ranks would miss the other ranks, so those use wall time); with several threads, wall
+time for all.
 Systems of at least ``bench_md.LARGE`` atoms run one ASE worker at a time (memory).
 Reported: steps per second, microseconds per step per atom, the ratio to our fastest ASE
 path and to upstream's fastest, and for LAMMPS the atoms rank 0 holds per local atom (1 on one

@@ -217,7 +217,7 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
     scatter-sum of messages are ``gather`` and ``scatter_add_`` with expanded indices, so
     that every scatter-sum, the gradient of the gather included, runs in ATen's sorted,
     parallel CPU kernel: inductor's own scatter loops add atomically as soon as its
-    kernels use more than one thread, which cost more than the second thread gained.
+    kernels use more than one thread, which costs more than a second thread gains.
     The second and third speed up compiled MD steps on the CPU only together, the fourth
     makes them faster with two threads (``docs/benchmarks.md``).
 
