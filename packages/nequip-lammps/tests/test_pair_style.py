@@ -242,3 +242,5 @@ def test_warmup_steps_come_before_the_reported_steps(plugin, exported, cuau_allo
     np.testing.assert_allclose(warmed["thermo"], plain["thermo"][1:], rtol=1e-12)
     with pytest.raises(ValueError, match="warmup_steps must be >= 0, got -1"):
         run(plugin, exported["float64"], atoms, steps=1, warmup_steps=-1)
+    with pytest.raises(ValueError, match=r"warmup_steps=2 needs dynamics after it \(steps > 0\), got steps=0"):
+        run(plugin, exported["float64"], atoms, warmup_steps=2)

@@ -165,12 +165,14 @@ def run_lammps(
 
     Raises:
         RuntimeError: if LAMMPS fails, with the end of its output (LAMMPS's error message).
-        ValueError: if ``warmup_steps`` is negative.
+        ValueError: if ``warmup_steps`` is negative, or positive without ``steps``.
     """
     from .build import lammps_environment
 
     if warmup_steps < 0:
         raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
+    if warmup_steps and not steps:
+        raise ValueError(f"warmup_steps={warmup_steps} needs dynamics after it (steps > 0), got steps={steps}")
     with tempfile.TemporaryDirectory(prefix="nequip-lammps-") as workdir:
         data_file = os.path.join(workdir, "structure.data")
         write_data_file(data_file, cell, np.asarray(positions, dtype=float), lammps_types, masses)
