@@ -7,8 +7,7 @@ import torch
 
 from nequip.data import keys
 from nequip.lammps.export import (
-    LAMMPS_INPUT_FIELDS,
-    LAMMPS_OUTPUT_FIELDS,
+    LammpsModel,
     LocalEnergyGraph,
     compare_with_periodic_model,
     energy_model_of,
@@ -35,8 +34,7 @@ def frame(num_atoms=10, seed=0, pbc=(True, True, True)):
 
 
 def graph_outputs(model, inputs):
-    graph = LocalEnergyGraph(energy_model_of(model))
-    return dict(zip(LAMMPS_OUTPUT_FIELDS, graph(*[inputs[field] for field in LAMMPS_INPUT_FIELDS])))
+    return LammpsModel(LocalEnergyGraph(energy_model_of(model)), metadata={})(inputs)
 
 
 @pytest.mark.parametrize("construction", ["ghosts", "one rank"])

@@ -4,7 +4,8 @@ Imported by ``nequip-compile`` (and ``nequip-train``) through this package's
 ``nequip.extension`` entry point; importing it registers
 
 * the fields of the LAMMPS graph that are not standard ones: ``num_local`` (a per-frame
-  int64, how many of the atoms are local) and ``atomic_virial`` (per atom, (3, 3));
+  int64, how many of the atoms are local), ``edge_energy_gradient`` (per edge, (3,)) and
+  ``atomic_virial`` (per atom, (3, 3), what the plugin sums from the former);
 * the compile target :data:`LAMMPS_TARGET`, whose export function is
   :func:`nequip.lammps.export.export_lammps_model` (the graph is not the model's forward
   pass but :class:`~nequip.lammps.export.LocalEnergyGraph`), with the options ``units`` and
@@ -22,11 +23,12 @@ from nequip.scripts._compile_utils import register_compile_targets
 #: the compile target's name, recorded as ``"target"`` in the metadata (the plugin checks it)
 LAMMPS_TARGET = "lammps"
 NUM_LOCAL = "num_local"  #: (1,) int64 input: the first ``num_local`` atoms are local
-ATOMIC_VIRIAL = "atomic_virial"  #: (N, 3, 3) float64 output, energy
+EDGE_ENERGY_GRADIENT = "edge_energy_gradient"  #: (E, 3) float64 output, dE/dr_ij, energy/length
+ATOMIC_VIRIAL = "atomic_virial"  #: (N, 3, 3) float64, energy: per-atom virial from the edge gradients
 #: the graph's positional inputs, in order
 LAMMPS_INPUT_FIELDS = (keys.EDGE_VECTORS_KEY, keys.EDGE_INDEX_KEY, keys.ATOM_TYPE_KEY, NUM_LOCAL)
 #: the graph's outputs, in order
-LAMMPS_OUTPUT_FIELDS = (keys.TOTAL_ENERGY_KEY, keys.PER_ATOM_ENERGY_KEY, keys.FORCE_KEY, keys.VIRIAL_KEY, ATOMIC_VIRIAL)
+LAMMPS_OUTPUT_FIELDS = (keys.TOTAL_ENERGY_KEY, keys.PER_ATOM_ENERGY_KEY, EDGE_ENERGY_GRADIENT)
 #: LAMMPS unit styles a model can be exported for (both in Å; the plugin converts energies between them)
 LAMMPS_UNITS = ("metal", "real")
 
@@ -67,7 +69,9 @@ def export_for_lammps(
     )
 
 
-register_fields(graph_fields=[NUM_LOCAL], long_fields=[NUM_LOCAL], node_fields=[ATOMIC_VIRIAL])
+register_fields(
+    graph_fields=[NUM_LOCAL], long_fields=[NUM_LOCAL], edge_fields=[EDGE_ENERGY_GRADIENT], node_fields=[ATOMIC_VIRIAL]
+)
 register_compile_targets(
     {
         LAMMPS_TARGET: {

@@ -13,15 +13,19 @@ and returns, in float64 and the model's units,
 
 * ``total_energy`` (1, 1): :math:`E = \sum_{i < n_\mathrm{local}} E_i`, the energy of the local atoms only;
 * ``atomic_energy`` (N, 1): :math:`E_i` (meaningful for local atoms);
-* ``forces`` (N, 3): :math:`F_k = \sum_{e: i_e = k} g_e - \sum_{e: j_e = k} g_e` with
-  :math:`g_e = \partial E / \partial r_{ij}`, i.e. :math:`-\partial E / \partial r_k` for every atom;
-* ``virial`` (1, 3, 3): :math:`W = -\sum_e r_{ij} \otimes g_e` (symmetrized), equal to
-  :math:`-\partial E / \partial \varepsilon` for a strain of every position;
-* ``atomic_virial`` (N, 3, 3): each edge's term split half and half between its two atoms.
+* ``edge_energy_gradient`` (E, 3): :math:`g_e = \partial E / \partial r_{ij}` for every edge,
+  from one backward pass to the edge vectors (the energy model is given them and computes no
+  others, so it sees positions only through them).
 
-All derivatives come from one backward pass to the edge vectors: the energy model is given
-them and computes no others, so it sees positions only through them. The plugin builds the
-graph in one of two ways:
+The plugin sums the forces and virials from the edge gradients (:func:`forces_and_virials` is
+the same sum in Python, for checks), each only when LAMMPS asks for it:
+
+* forces :math:`F_k = \sum_{e: i_e = k} g_e - \sum_{e: j_e = k} g_e`, i.e. :math:`-\partial E / \partial r_k`;
+* the virial :math:`W = -\sum_e r_{ij} \otimes g_e` (symmetrized), equal to
+  :math:`-\partial E / \partial \varepsilon` for a strain of every position;
+* the per-atom virial: each edge's term split half and half between its two atoms.
+
+The plugin builds the graph in one of two ways:
 
 * one MPI rank: the atoms are the local atoms, each ghost atom (a periodic image) stands for
   the local atom it is an image of, and its edge keeps the image's vector: the periodic graph
@@ -58,6 +62,8 @@ from nequip.nn.kernels import traced_for_graph_compiler
 from nequip.nn.pair_potential import ZBL
 
 from .compile_target import (
+    ATOMIC_VIRIAL,
+    EDGE_ENERGY_GRADIENT,
     LAMMPS_INPUT_FIELDS,
     LAMMPS_OUTPUT_FIELDS,
     LAMMPS_TARGET,
@@ -66,7 +72,7 @@ from .compile_target import (
 )
 
 LAMMPS_FORMAT = "nequip-lammps-model"
-LAMMPS_FORMAT_VERSION = 1
+LAMMPS_FORMAT_VERSION = 2
 #: key of the JSON metadata inside the AOTInductor package (read by the plugin), that of every
 #: nequip-compile file: its ``"target"`` tells the files of the targets apart
 METADATA_KEY = "nequip_metadata.json"
@@ -146,7 +152,6 @@ class LocalEnergyGraph(torch.nn.Module):
         self, edge_vectors: torch.Tensor, edge_index: torch.Tensor, atom_types: torch.Tensor, num_local: torch.Tensor
     ) -> List[torch.Tensor]:
         num_atoms = atom_types.shape[0]
-        center, neighbor = edge_index[0], edge_index[1]
         positions = torch.zeros(num_atoms, 3, dtype=edge_vectors.dtype, device=edge_vectors.device)
         with torch.enable_grad():
             vectors = edge_vectors.detach().requires_grad_(True)
@@ -164,20 +169,27 @@ class LocalEnergyGraph(torch.nn.Module):
             (de_dvectors,) = torch.autograd.grad([energy], [vectors], allow_unused=True)
         if de_dvectors is None:  # an energy that does not depend on the geometry
             de_dvectors = torch.zeros_like(vectors)
-        de_dvectors = de_dvectors.to(torch.float64)
-        # r_ij = r_j - r_i: dE/dr_j gains dE/dr_ij, dE/dr_i loses it; forces are -dE/dr
-        forces = positions.index_add(0, center, de_dvectors).index_add(0, neighbor, -de_dvectors)
-        edge_virial = -edge_vectors.unsqueeze(2) * de_dvectors.unsqueeze(1)
-        edge_virial = 0.5 * (edge_virial + edge_virial.transpose(1, 2))
-        half = 0.5 * edge_virial
-        atomic_virial = edge_vectors.new_zeros(num_atoms, 3, 3).index_add(0, center, half).index_add(0, neighbor, half)
-        return [
-            energy.reshape(1, 1),
-            atomic_energy.detach().reshape(-1, 1),
-            forces,
-            edge_virial.sum(0).reshape(1, 3, 3),
-            atomic_virial,
-        ]
+        return [energy.reshape(1, 1), atomic_energy.detach().reshape(-1, 1), de_dvectors.to(torch.float64)]
+
+
+def forces_and_virials(inputs: Dict[str, torch.Tensor], outputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Forces (N, 3), virial (1, 3, 3) and per-atom virial (N, 3, 3) from the graph's edge
+    gradients, as the plugin sums them (see the module docstring).
+
+    Args:
+        inputs: the graph's inputs (:data:`LAMMPS_INPUT_FIELDS` -> tensor).
+        outputs: its outputs (:data:`LAMMPS_OUTPUT_FIELDS` -> tensor).
+    """
+    vectors, gradient = inputs[keys.EDGE_VECTORS_KEY], outputs[EDGE_ENERGY_GRADIENT]
+    center, neighbor = inputs[keys.EDGE_INDEX_KEY]
+    zeros = vectors.new_zeros(inputs[keys.ATOM_TYPE_KEY].shape[0], 3)
+    # r_ij = r_j - r_i: dE/dr_j gains dE/dr_ij, dE/dr_i loses it; forces are -dE/dr
+    forces = zeros.index_add(0, center, gradient).index_add(0, neighbor, -gradient)
+    edge_virial = -vectors.unsqueeze(2) * gradient.unsqueeze(1)
+    edge_virial = 0.5 * (edge_virial + edge_virial.transpose(1, 2))
+    half = 0.5 * edge_virial
+    atomic_virial = zeros.new_zeros(zeros.shape[0], 3, 3).index_add(0, center, half).index_add(0, neighbor, half)
+    return {keys.FORCE_KEY: forces, keys.VIRIAL_KEY: edge_virial.sum(0).reshape(1, 3, 3), ATOMIC_VIRIAL: atomic_virial}
 
 
 def _graph_inputs(data: AtomicDataDict.Type, num_local: int) -> Dict[str, torch.Tensor]:
@@ -353,18 +365,15 @@ def export_lammps_model(
     validation_frames = list(validation_frames) * 2
     example = [expanded[0][0][field] for field in LAMMPS_INPUT_FIELDS]
 
-    def eager(inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        return dict(zip(LAMMPS_OUTPUT_FIELDS, graph(*[inputs[field] for field in LAMMPS_INPUT_FIELDS])))
-
     # the graph itself first (cheap: a wrong num_layers stops here, before compiling)
-    _validate(model, validation_frames, expanded, eager, "eager graph", ghost_cutoff)
+    metadata = lammps_metadata(model, units, num_layers, cpu_threads, pair_ordered_edges)
+    _validate(model, validation_frames, expanded, LammpsModel(graph, metadata), "eager graph", ghost_cutoff)
     with _no_duck_shapes(), traced_for_graph_compiler(model):
         traced = make_fx(graph, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
     atoms = Dim("num_atoms", min=2)
     # pair order: an even number of edges (the traced graph splits them in halves)
     edges = 2 * Dim("num_edge_pairs", min=1) if pair_ordered_edges else Dim("num_edges", min=2)
     program = torch.export.export(traced, tuple(example), dynamic_shapes=({0: edges}, {1: edges}, {0: atoms}, None))
-    metadata = lammps_metadata(model, units, num_layers, cpu_threads, pair_ordered_edges)
     configs = {"aot_inductor.metadata": {METADATA_KEY: json.dumps(metadata)}, "cpp.threads": cpu_threads}
     # torch documents AOTInductor's entry points under torch._inductor; there is no public alias
     torch._inductor.aoti_compile_and_package(program, package_path=path, inductor_configs=configs)
@@ -421,19 +430,26 @@ def compare_with_periodic_model(
 
 
 class LammpsModel:
-    """A LAMMPS export loaded in Python (what the plugin runs), for checks and tests.
+    """The LAMMPS graph as a function of a dict, for checks and tests: the loaded package (what
+    the plugin runs, :func:`load_lammps_model`) or the eager :class:`LocalEnergyGraph`.
 
     Call it with a dict of :data:`LAMMPS_INPUT_FIELDS` (e.g. from :func:`ghost_expanded_frame`);
-    it returns a dict of :data:`LAMMPS_OUTPUT_FIELDS`. ``metadata`` is the JSON metadata.
+    it returns a dict of :data:`LAMMPS_OUTPUT_FIELDS` and the forces and virials the plugin sums
+    from them (:func:`forces_and_virials`). ``metadata`` is the JSON metadata.
+
+    Args:
+        runner: called with the inputs in the order of :data:`LAMMPS_INPUT_FIELDS`; returns
+            the outputs in the order of :data:`LAMMPS_OUTPUT_FIELDS`.
+        metadata: the export's metadata (:func:`lammps_metadata`).
     """
 
-    def __init__(self, runner: Any, metadata: Dict[str, Any]):
+    def __init__(self, runner: Callable[..., List[torch.Tensor]], metadata: Dict[str, Any]):
         self._runner = runner
         self.metadata = metadata
 
     def __call__(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        outputs = self._runner(*[inputs[field] for field in LAMMPS_INPUT_FIELDS])
-        return dict(zip(LAMMPS_OUTPUT_FIELDS, outputs))
+        outputs = dict(zip(LAMMPS_OUTPUT_FIELDS, self._runner(*[inputs[field] for field in LAMMPS_INPUT_FIELDS])))
+        return {**outputs, **forces_and_virials(inputs, outputs)}
 
 
 def load_lammps_model(path: str, warn_threads: bool = True) -> LammpsModel:
@@ -462,7 +478,7 @@ def load_lammps_model(path: str, warn_threads: bool = True) -> LammpsModel:
     if metadata.get("format") != LAMMPS_FORMAT or metadata.get("format_version") != LAMMPS_FORMAT_VERSION:
         raise ValueError(
             f"path {path!r} has format {metadata.get('format')!r} version {metadata.get('format_version')!r}; "
-            f"this version reads {LAMMPS_FORMAT!r} version {LAMMPS_FORMAT_VERSION}"
+            f"this version reads {LAMMPS_FORMAT!r} version {LAMMPS_FORMAT_VERSION}; write it again with {COMPILE_COMMAND}"
         )
     threads = metadata["cpu_threads"]
     if warn_threads and threads != torch.get_num_threads():

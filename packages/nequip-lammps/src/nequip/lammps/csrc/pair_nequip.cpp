@@ -3,9 +3,10 @@
 // The exported graph (nequip.lammps.export) takes, in this order:
 //   edge_vectors (E, 3) float64, edge_index (2, E) int64, atom_types (N,) int64, num_local (1,) int64
 // and returns, in the order of its metadata's output_fields:
-//   total_energy (1, 1), atomic_energy (N, 1), forces (N, 3), virial (1, 3, 3), atomic_virial (N, 3, 3)
-// all float64, in the model's units; the virials are -sum over edges of r_ij (x) dE/dr_ij (the
-// per-atom one split half and half between the two atoms of each edge).
+//   total_energy (1, 1), atomic_energy (N, 1), edge_energy_gradient (E, 3): g_e = dE/dr_ij
+// all float64, in the model's units. From the edge gradients this file sums what LAMMPS asks for:
+// forces (g_e on the center i, -g_e on the neighbor j), the virial -sum_e r_ij (x) g_e
+// (symmetrized) and the per-atom virial (each edge's term split half and half between its atoms).
 //
 // Graph nodes: on one MPI rank, the local atoms only; a ghost atom (a periodic image) stands for
 // its local original, found by atom ID, and its edges keep the image's vector: the periodic graph
@@ -46,10 +47,9 @@ namespace {
 const char *const METADATA_KEY = "nequip_metadata.json";
 const char *const TARGET = "lammps";
 const char *const FORMAT = "nequip-lammps-model";
-const int FORMAT_VERSION = 1;
+const int FORMAT_VERSION = 2;
 const std::vector<std::string> INPUT_FIELDS = {"edge_vectors", "edge_index", "atom_types", "num_local"};
-const std::vector<std::string> OUTPUT_FIELDS = {"total_energy", "atomic_energy", "forces", "virial",
-                                                "atomic_virial"};
+const std::vector<std::string> OUTPUT_FIELDS = {"total_energy", "atomic_energy", "edge_energy_gradient"};
 // 1 eV in kcal/mol (CODATA 2018: e * N_A / 4184 J)
 const double EV_IN_KCAL_PER_MOL = 23.060547830619026;
 // two padding atoms joined by one pair of edges: the graph never has fewer than 2 atoms or 2 edges
@@ -156,8 +156,9 @@ void PairNequIP::load_model(const std::string &path)
       error->all(FLERR, "pair_coeff * * {}: compiled by nequip-compile for target '{}'; pair_style nequip reads "
                  "target '{}' files only; {}", path, target, TARGET, how);
     if (md.at("format").get<std::string>() != FORMAT || md.at("format_version").get<int>() != FORMAT_VERSION)
-      error->all(FLERR, "pair_coeff * * {}: model format '{}' version {}; this plugin reads '{}' version {}", path,
-                 md.at("format").get<std::string>(), md.at("format_version").get<int>(), FORMAT, FORMAT_VERSION);
+      error->all(FLERR, "pair_coeff * * {}: model format '{}' version {}; this plugin reads '{}' version {}; {}",
+                 path, md.at("format").get<std::string>(), md.at("format_version").get<int>(), FORMAT,
+                 FORMAT_VERSION, how);
     if (md.at("device").get<std::string>() != "cpu")
       error->all(FLERR, "pair_coeff * * {}: the package is compiled for device '{}'; this pair style runs 'cpu' packages "
                  "(export with --device cpu)", path, md.at("device").get<std::string>());
@@ -475,12 +476,10 @@ void PairNequIP::compute(int eflag, int vflag)
                nedges, first_line(err.what()));
   }
   const at::Tensor energy = outputs[0].contiguous(), atomic_energy = outputs[1].contiguous();
-  const at::Tensor forces = outputs[2].contiguous(), virial = outputs[3].contiguous();
-  const double *force_data = forces.data_ptr<double>();
+  const at::Tensor gradient = outputs[2].contiguous();
+  const double *g = gradient.data_ptr<double>();
   const double scale = energy_factor;
 
-  for (int i = 0; i < nnodes; i++)    // several ranks: ghosts' forces go back to their owners (newton pair on)
-    for (int k = 0; k < 3; k++) f[atom_of[i]][k] += scale * force_data[3 * i + k];
   if (eflag_global) eng_vdwl += scale * energy.data_ptr<double>()[0];
   if (eflag_atom) {
     const double *e = atomic_energy.data_ptr<double>();
@@ -488,14 +487,26 @@ void PairNequIP::compute(int eflag, int vflag)
   }
   // LAMMPS's order: xx, yy, zz, xy, xz, yz
   const int row[6] = {0, 1, 2, 0, 0, 1}, col[6] = {0, 1, 2, 1, 2, 2};
-  if (vflag_global) {
-    const double *w = virial.data_ptr<double>();
-    for (int c = 0; c < 6; c++) this->virial[c] += scale * w[3 * row[c] + col[c]];
-  }
-  if (vflag_atom) {
-    const at::Tensor atomic_virial = outputs[4].contiguous();
-    const double *w = atomic_virial.data_ptr<double>();
-    for (int i = 0; i < nnodes; i++)
-      for (int c = 0; c < 6; c++) vatom[atom_of[i]][c] += scale * w[9 * i + 3 * row[c] + col[c]];
+  for (int64_t e = 0; e < nedges; e++) {
+    const int64_t i = center[e], j = neighbor_of[e];
+    if (i >= nnodes || j >= nnodes) continue;    // the padding atoms' edge
+    const double *ge = g + 3 * e, *r = vec + 3 * e;
+    // several ranks: forces on ghosts go back to their owners (newton pair on)
+    double *fi = f[atom_of[i]], *fj = f[atom_of[j]];
+    for (int k = 0; k < 3; k++) {
+      fi[k] += scale * ge[k];
+      fj[k] -= scale * ge[k];
+    }
+    if (vflag_either) {
+      double w[6];
+      for (int c = 0; c < 6; c++) w[c] = -0.5 * scale * (r[row[c]] * ge[col[c]] + r[col[c]] * ge[row[c]]);
+      if (vflag_global)
+        for (int c = 0; c < 6; c++) this->virial[c] += w[c];
+      if (vflag_atom)
+        for (int c = 0; c < 6; c++) {
+          vatom[atom_of[i]][c] += 0.5 * w[c];
+          vatom[atom_of[j]][c] += 0.5 * w[c];
+        }
+    }
   }
 }
