@@ -22,7 +22,8 @@ point is slower, its memory not yet in place) are not timed, on each number of `
 (``mpirun``). With one thread, the clock is CPU time (rank 0's process CPU time for LAMMPS on
 several ranks would miss the other ranks, so those use wall time); with several threads, wall
 time for all.
-Systems of at least ``bench_md.LARGE`` atoms run one ASE worker at a time (memory).
+Systems of at least ``bench_md.LARGE`` atoms run one ASE worker at a time (memory). Numbers of
+ranks whose ranks x threads exceed the machine's cores are skipped (oversubscribed).
 Reported: steps per second, microseconds per step per atom, the ratio to our fastest ASE
 path and to upstream's fastest, and for LAMMPS the atoms rank 0 holds per local atom (1 on one
 rank, whose graph has the local atoms only; on several, local plus ghost atoms ``num_layers x
@@ -208,10 +209,14 @@ def main():
             print(
                 f"# nequip-compile --target ase: {bench_md.export_ours(spec['checkpoint'], spec['ours_aoti'], threads):.0f} s"
             )
+        # more ranks x threads than cores: the processes take turns on the cores, which measures nothing
+        ranks_list = [ranks for ranks in args.ranks if ranks * threads <= os.cpu_count()]
+        for ranks in sorted(set(args.ranks) - set(ranks_list)):
+            print(f"# skipped: {ranks} ranks x {threads} threads is more than the {os.cpu_count()} cores", flush=True)
         for n in args.sizes:
             variants = {
                 f"lammps-{ranks}rank": _LammpsBlocks(plugin, lammps_path, structures[n], ranks, threads)
-                for ranks in args.ranks
+                for ranks in ranks_list
             }
             servers, reference = {}, {}
             per_step = {}
