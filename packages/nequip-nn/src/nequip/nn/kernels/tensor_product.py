@@ -253,7 +253,7 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         irreps_out,
         *,
         weights_in_kernel_order: bool = False,
-        edge_chunk_size: int = 1024,
+        edge_chunk_size: int = 8192,
         recompute_in_backward: bool = False,
     ):
         super().__init__()
