@@ -210,9 +210,10 @@ def main():
                 f"# nequip-compile --target ase: {bench_md.export_ours(spec['checkpoint'], spec['ours_aoti'], threads):.0f} s"
             )
         # more ranks x threads than cores: the processes take turns on the cores, which measures nothing
-        ranks_list = [ranks for ranks in args.ranks if ranks * threads <= os.cpu_count()]
+        cores = os.cpu_count()
+        ranks_list = [ranks for ranks in args.ranks if ranks * threads <= cores]
         for ranks in sorted(set(args.ranks) - set(ranks_list)):
-            print(f"# skipped: {ranks} ranks x {threads} threads is more than the {os.cpu_count()} cores", flush=True)
+            print(f"# skipped: {ranks} ranks x {threads} threads is more than the {cores} cores", flush=True)
         for n in args.sizes:
             variants = {
                 f"lammps-{ranks}rank": _LammpsBlocks(plugin, lammps_path, structures[n], ranks, threads)

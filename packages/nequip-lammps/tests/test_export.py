@@ -136,6 +136,20 @@ def test_files_of_other_targets_are_refused(exported, ase_target_file):
         load_exported_model(exported["float64"])
 
 
+def test_files_of_another_format_version_are_refused(exported, monkeypatch):
+    """A file whose format version is not the one this version reads (here: a reader one version
+    ahead) is refused with both versions and the command that writes a current file."""
+    import nequip.lammps.export as lammps_export
+
+    written = lammps_export.LAMMPS_FORMAT_VERSION
+    monkeypatch.setattr(lammps_export, "LAMMPS_FORMAT_VERSION", written + 1)
+    with pytest.raises(
+        ValueError,
+        match=rf"version {written}; this version reads .* version {written + 1}; write it again with nequip-compile",
+    ):
+        load_lammps_model(exported["float64"])
+
+
 def test_nequip_compile_refuses_options_of_another_target(tmp_path, capsys):
     from nequip.model import compile_cli
 
