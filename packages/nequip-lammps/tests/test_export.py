@@ -18,6 +18,7 @@ from nequip.lammps.export import (
     model_units,
     periodic_frame,
 )
+from nequip.model.export import CPU_INDUCTOR_OPTIONS
 
 TRICLINIC = torch.tensor([[5.0, 0.0, 0.0], [1.2, 4.6, 0.0], [0.8, -0.9, 5.3]], dtype=torch.float64)
 
@@ -77,6 +78,23 @@ def test_export_refuses_too_few_layers_before_compiling(fitted_model, tmp_path):
     with pytest.raises(ValueError, match=r"is num_layers too small\?"):
         export_lammps_model(fitted_model, str(tmp_path / "m.pt2"), units="metal", num_layers=1)
     assert not (tmp_path / "m.pt2").exists()
+
+
+def test_package_compiles_with_the_cpu_options(fitted_model, tmp_path, monkeypatch):
+    """The LAMMPS package gets the same CPU inductor options as ``nequip-compile``'s."""
+    seen = []
+
+    class Compiled(Exception):
+        pass
+
+    def compile_and_package(program, package_path, inductor_configs):
+        seen.append(inductor_configs)
+        raise Compiled
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", compile_and_package)
+    with pytest.raises(Compiled):
+        export_lammps_model(fitted_model, str(tmp_path / "m.pt2"), units="metal", cpu_threads=1)
+    assert seen[0].items() >= CPU_INDUCTOR_OPTIONS.items() and seen[0]["cpp.threads"] == 1
 
 
 def test_number_of_layers_and_units(fitted_model):

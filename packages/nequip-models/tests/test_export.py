@@ -9,7 +9,13 @@ import torch
 
 from nequip.data import keys
 from nequip.integrations.ase import NequIPCalculator
-from nequip.model.export import EXPORT_TOLERANCE, export_model, load_exported_model
+from nequip.model.export import (
+    CPU_INDUCTOR_OPTIONS,
+    EXPORT_TOLERANCE,
+    export_model,
+    inductor_options,
+    load_exported_model,
+)
 
 FIELDS = ("energy", "energies", "forces", "stress")
 
@@ -60,3 +66,26 @@ def test_loading_errors(tmp_path, cuau_model):
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match=f"cpu_threads must be a positive integer, got {bad!r}"):
             export_model(cuau_model(), str(tmp_path / "x.pt2"), mode="export", cpu_threads=bad)
+
+
+class _Compiled(Exception):
+    """Stops an export once AOTInductor has been called, with the options it was given."""
+
+
+def test_aotinductor_packages_compile_with_the_cpu_options(tmp_path, cuau_model, monkeypatch):
+    """The CPU options of :func:`inductor_options` reach the compiler; the caller's options win."""
+    seen = []
+
+    def compile_and_package(program, package_path, inductor_configs):
+        seen.append(inductor_configs)
+        raise _Compiled
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", compile_and_package)
+    with pytest.raises(_Compiled):
+        export_model(cuau_model(), str(tmp_path / "a.pt2"), cpu_threads=1)
+    with pytest.raises(_Compiled):
+        export_model(cuau_model(), str(tmp_path / "b.pt2"), inductor_configs={"realize_reads_threshold": 4})
+    assert CPU_INDUCTOR_OPTIONS and inductor_options("cpu") == CPU_INDUCTOR_OPTIONS
+    assert seen[0].items() >= CPU_INDUCTOR_OPTIONS.items() and seen[0]["cpp.threads"] == 1
+    assert seen[1]["realize_reads_threshold"] == 4
+    assert inductor_options("cuda") == {}  # GPUs: inductor's defaults (not measured)

@@ -53,7 +53,7 @@ import torch
 
 from nequip.data import AtomicDataDict, keys
 from nequip.data.neighborlist import compute_neighborlist_
-from nequip.model.export import EXPORT_TOLERANCE, example_frame
+from nequip.model.export import EXPORT_TOLERANCE, example_frame, inductor_options
 from nequip.model.torch_compile import max_relative_deviation
 from nequip.nn.convnet import ConvNetLayer
 from nequip.nn.force_stress import ForceStressOutput
@@ -374,7 +374,11 @@ def export_lammps_model(
     # pair order: an even number of edges (the traced graph splits them in halves)
     edges = 2 * Dim("num_edge_pairs", min=1) if pair_ordered_edges else Dim("num_edges", min=2)
     program = torch.export.export(traced, tuple(example), dynamic_shapes=({0: edges}, {1: edges}, {0: atoms}, None))
-    configs = {"aot_inductor.metadata": {METADATA_KEY: json.dumps(metadata)}, "cpp.threads": cpu_threads}
+    configs = {
+        **inductor_options("cpu"),
+        "aot_inductor.metadata": {METADATA_KEY: json.dumps(metadata)},
+        "cpp.threads": cpu_threads,
+    }
     # torch documents AOTInductor's entry points under torch._inductor; there is no public alias
     torch._inductor.aoti_compile_and_package(program, package_path=path, inductor_configs=configs)
     _validate(model, validation_frames, expanded, load_lammps_model(path, warn_threads=False), "package", ghost_cutoff)

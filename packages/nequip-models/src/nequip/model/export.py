@@ -169,6 +169,30 @@ def _dynamic_dims(field: str) -> Dict[int, str]:
     return {0: kind}
 
 
+#: inductor options for exported model graphs (energy and forces) on the CPU. The per-edge
+#: intermediates of the convolution (messages, their gradients) are read by several loops
+#: (the scatter-sum of each path group, the gradients of the weights, harmonics and
+#: features); by default inductor writes such a tensor to memory once and reads it back in
+#: each loop, megabytes per layer that do not stay in cache. With these thresholds it
+#: recomputes the few multiply-adds inside each loop instead: faster packages at every size
+#: and thread count measured. Training graphs (``compile_mode: compile``) do not use them:
+#: they were no faster per epoch, and compiled with more time and memory
+#: (``docs/benchmarks.md``).
+CPU_INDUCTOR_OPTIONS: Dict[str, Any] = {
+    "realize_reads_threshold": 16,
+    "realize_opusers_threshold": 50,
+    "realize_cpu_opcount_threshold": 200,
+    "realize_cpu_acc_reads_threshold": 50,
+}
+
+
+def inductor_options(device: Union[str, torch.device]) -> Dict[str, Any]:
+    """Inductor options for an exported model graph compiled for ``device`` (:func:`export_model`,
+    the LAMMPS export): :data:`CPU_INDUCTOR_OPTIONS` on the CPU, none elsewhere (GPUs have not
+    been measured)."""
+    return dict(CPU_INDUCTOR_OPTIONS) if torch.device(device).type == "cpu" else {}
+
+
 def export_model(
     model: GraphModel,
     path: str,
@@ -191,7 +215,8 @@ def export_model(
         validation_frames: frames (with neighbor lists, one frame each) on which the saved
             file is loaded back and compared with the eager model; default: two
             :func:`example_frame` s of 27 and 64 atoms. The first one is also traced.
-        inductor_configs: extra AOTInductor options (``mode="aotinductor"`` only).
+        inductor_configs: extra AOTInductor options (``mode="aotinductor"`` only), on top of
+            :func:`inductor_options` (and taking precedence over them).
         cpu_threads: threads the CPU kernels of an AOTInductor package are generated for
             (default ``torch.get_num_threads()``; see the module docstring): the thread
             count of the simulations that will use it.
@@ -325,7 +350,7 @@ def _export_forward(
     if mode == "export":
         torch.export.save(program, path, extra_files={_METADATA_FILE: text})
     else:
-        configs = dict(inductor_configs or {})
+        configs = {**inductor_options(device), **(inductor_configs or {})}
         configs["aot_inductor.metadata"] = {_METADATA_FILE: text}
         if cpu_threads is not None:
             configs["cpp.threads"] = cpu_threads
