@@ -24,6 +24,8 @@ several ranks would miss the other ranks, so those use wall time); with several 
 time for all.
 Systems of at least ``bench_md.LARGE`` atoms run one ASE worker at a time (memory). Numbers of
 ranks whose ranks x threads exceed the machine's cores are skipped (oversubscribed).
+With several threads, LAMMPS on one rank also runs the package compiled for one thread
+(``lammps-1rank-pkg1t``), faster for small systems (``docs/lammps.md``, Threads).
 Reported: steps per second, microseconds per step per atom, the ratio to our fastest ASE
 path and to upstream's fastest, and for LAMMPS the atoms rank 0 holds per local atom (1 on one
 rank, whose graph has the local atoms only; on several, local plus ghost atoms ``num_layers x
@@ -143,7 +145,7 @@ def _report(n: int, threads: int, clock: str, per_step: dict, variants: dict) ->
         nodes = variants[name].atoms_per_local
         extra = f"  atoms per local atom {nodes:.1f}" if nodes is not None else ""
         print(
-            f"{n:6d} {threads:3d} {clock:5s} {name:16s} {1 / seconds:9.2f} {seconds / n * 1e6:13.1f} "
+            f"{n:6d} {threads:3d} {clock:5s} {name:18s} {1 / seconds:9.2f} {seconds / n * 1e6:13.1f} "
             f"{vs_ours} {vs_upstream}{extra}",
             flush=True,
         )
@@ -178,19 +180,30 @@ def main():
     prepared = bench_md.prepare(workdir, args.sizes)
     model = ModelFromCheckpoint(prepared["checkpoint"])
     structures = {n: ase.io.read(path) for n, path in prepared["structures"].items()}
+    packages = {}
+
+    def lammps_package(threads: int) -> str:
+        """The LAMMPS file compiled for ``threads`` threads (exported once)."""
+        if threads not in packages:
+            packages[threads] = os.path.join(workdir, f"model_{threads}.nequip.lammps.pt2")
+            start = time.perf_counter()
+            export_model(
+                model, packages[threads], cpu_threads=threads, target="lammps", target_options={"units": "metal"}
+            )
+            seconds = time.perf_counter() - start
+            print(f"# nequip-compile --target lammps, {threads} thread(s): {seconds:.0f} s", flush=True)
+        return packages[threads]
+
     rows = []
     print(
-        f"{'atoms':>6} {'thr':>3} clock {'variant':16s} {'steps/s':>9} {'us/step/atom':>13} {'vs ours':>9} {'vs up':>9}"
+        f"{'atoms':>6} {'thr':>3} clock {'variant':18s} {'steps/s':>9} {'us/step/atom':>13} {'vs ours':>9} {'vs up':>9}"
     )
     for threads in args.threads:
         import torch
 
         torch.set_num_threads(threads)
         clock = "cpu" if threads == 1 else "wall"
-        lammps_path = os.path.join(workdir, f"model_{threads}.nequip.lammps.pt2")
-        start = time.perf_counter()
-        export_model(model, lammps_path, cpu_threads=threads, target="lammps", target_options={"units": "metal"})
-        print(f"# nequip-compile --target lammps, {threads} thread(s): {time.perf_counter() - start:.0f} s", flush=True)
+        lammps_path = lammps_package(threads)
         if args.check_ranks and threads == args.threads[0]:
             check_ranks(plugin, lammps_path, args.check_ranks, threads)
         # bench_md's workers keep upstream's AOTInductor package in their workdir: one per thread count
@@ -219,6 +232,8 @@ def main():
                 f"lammps-{ranks}rank": _LammpsBlocks(plugin, lammps_path, structures[n], ranks, threads)
                 for ranks in ranks_list
             }
+            if threads > 1 and 1 in ranks_list:  # small systems run faster on a package compiled for one thread
+                variants["lammps-1rank-pkg1t"] = _LammpsBlocks(plugin, lammps_package(1), structures[n], 1, threads)
             servers, reference = {}, {}
             per_step = {}
             for name in args.variants:

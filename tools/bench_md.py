@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     uv run python tools/bench_md.py [--sizes 108 1008 10192] [--threads 1] [--repeats 3]
         [--variants ours-eager ours-compile ours-aoti upstream-eager upstream-aoti upstream-eager+retain
-                    upstream-aoti+retain ours-eager+release ours-aoti+release]
+                    upstream-aoti+retain ours-eager+release ours-aoti+release ours-aoti+inductor-defaults]
         [--upstream-python /tmp/upstream/bin/python] [--json rows.json]
         [--startup-repeats 3] [--startup-only]
 
@@ -20,7 +20,9 @@ aotinductor --target ase`` does). Our calculator keeps freed CPU memory in the p
 (``nequip.model.cpu_memory``); the ``+retain`` upstream variants get the same glibc
 settings through the environment (``MALLOC_MMAP_MAX_``, ``MALLOC_TRIM_THRESHOLD_``), so
 that their share of the difference is visible, and the ``+release`` variants of ours turn
-them off (``retain_freed_memory=False``) to measure the option both ways.
+them off (``retain_freed_memory=False``) to measure the option both ways. The
+``ours-aoti+inductor-defaults`` variant is our package compiled with inductor's own defaults
+in place of ``nequip.model.export.CPU_INDUCTOR_OPTIONS``, to measure those options.
 
 Structures: random Cu/Au fcc alloys (a = 3.8 Å) of 108, 1,008 and 10,192 atoms (cubic
 4-atom cells repeated), rattled by 0.05 Å, velocities of 300 K, all fixed by seeds.
@@ -82,6 +84,7 @@ VARIANTS = (
     "upstream-aoti+retain",
     "ours-eager+release",
     "ours-aoti+release",
+    "ours-aoti+inductor-defaults",
 )
 # what our calculator applies on the CPU (nequip.model.cpu_memory), given to upstream through the environment
 RETAIN_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**62)}
@@ -135,12 +138,18 @@ def prepare(workdir: str, sizes) -> dict:
     return {"structures": paths, "stats": stats, "checkpoint": checkpoint, "weights": weights}
 
 
-def export_ours(checkpoint: str, path: str, threads: int) -> float:
-    from nequip.model import ModelFromCheckpoint
-    from nequip.model.export import export_model
+def export_ours(checkpoint: str, path: str, threads: int, inductor_defaults: bool = False) -> float:
+    """Our AOTInductor package; ``inductor_defaults``: with inductor's defaults in place of our CPU options."""
+    import torch._inductor.config
 
+    from nequip.model import ModelFromCheckpoint
+    from nequip.model.export import CPU_INDUCTOR_OPTIONS, export_model
+
+    configs = {key: getattr(torch._inductor.config, key) for key in CPU_INDUCTOR_OPTIONS} if inductor_defaults else None
     start = time.perf_counter()
-    export_model(ModelFromCheckpoint(checkpoint), path, mode="aotinductor", cpu_threads=threads)
+    export_model(
+        ModelFromCheckpoint(checkpoint), path, mode="aotinductor", cpu_threads=threads, inductor_configs=configs
+    )
     return time.perf_counter() - start
 
 
@@ -346,10 +355,11 @@ def _calculator(spec: dict, first_atoms):
         from nequip.integrations.ase import NequIPCalculator
 
         return NequIPCalculator.from_checkpoint(spec["checkpoint"], compile_mode="compile")
-    if variant == "ours-aoti":
+    if variant in ("ours-aoti", "ours-aoti+inductor-defaults"):
         from nequip.integrations.ase import NequIPCalculator
 
-        return NequIPCalculator.from_compiled_model(spec["ours_aoti"], retain_freed_memory=retain)
+        path = spec["ours_aoti"] if variant == "ours-aoti" else spec["ours_aoti_inductor_defaults"]
+        return NequIPCalculator.from_compiled_model(path, retain_freed_memory=retain)
     from nequip.integrations.ase import NequIPCalculator
     from nequip.integrations.utils import basic_transforms
 
@@ -469,17 +479,23 @@ def main(argv=None) -> None:
         checkpoint=prepared["checkpoint"],
         weights=prepared["weights"],
         ours_aoti=os.path.join(workdir, "ours.pt2"),
+        ours_aoti_inductor_defaults=os.path.join(workdir, "ours_inductor_defaults.pt2"),
         upstream_checkpoint=os.path.join(workdir, "upstream.ckpt"),
     )
     if args.startup_repeats > 0:
         _startup(spec, args)
     if args.startup_only:
         return
-    if "ours-aoti" in args.variants:
+    if {"ours-aoti", "ours-aoti+release"} & set(args.variants):
         print(
             f"our AOTInductor export (incl. its check against eager): {export_ours(spec['checkpoint'], spec['ours_aoti'], args.threads):.0f} s",
             flush=True,
         )
+    if "ours-aoti+inductor-defaults" in args.variants:
+        seconds = export_ours(
+            spec["checkpoint"], spec["ours_aoti_inductor_defaults"], args.threads, inductor_defaults=True
+        )
+        print(f"our AOTInductor export with inductor's default options: {seconds:.0f} s", flush=True)
     small = [n for n in args.sizes if n < LARGE]
     large = [n for n in args.sizes if n >= LARGE]
     print(f"\nthreads {args.threads}; median {args.clock} time of {args.repeats} blocks; velocity Verlet, dt 1 fs")
