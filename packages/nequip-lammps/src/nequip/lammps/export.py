@@ -368,7 +368,7 @@ def export_lammps_model(
     # the graph itself first (cheap: a wrong num_layers stops here, before compiling)
     metadata = lammps_metadata(model, units, num_layers, cpu_threads, pair_ordered_edges)
     _validate(model, validation_frames, expanded, LammpsModel(graph, metadata), "eager graph", ghost_cutoff)
-    with _no_duck_shapes(), traced_for_graph_compiler(model):
+    with _no_duck_shapes(), traced_for_graph_compiler(model, cpu_threads):
         traced = make_fx(graph, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
     atoms = Dim("num_atoms", min=2)
     # pair order: an even number of edges (the traced graph splits them in halves)

@@ -335,7 +335,7 @@ def _export_forward(
         out = eager(*args)
         return [out[field] for field in output_fields]
 
-    with _no_duck_shapes(), traced_for_graph_compiler(model):
+    with _no_duck_shapes(), traced_for_graph_compiler(model, cpu_threads):
         traced = make_fx(flat, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
     sizes = settings["batch_map_settings"](
         {

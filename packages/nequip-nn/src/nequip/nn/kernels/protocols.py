@@ -68,13 +68,22 @@ class GraphCompilerFormulation(abc.ABC):
     """
 
     @abc.abstractmethod
-    def _set_graph_compiler_formulation(self, enabled: bool) -> bool:
-        """Switch the formulation; return the previous state (to restore it)."""
+    def _set_graph_compiler_formulation(self, cpu_threads: Optional[int]) -> Optional[int]:
+        """Switch the formulation: ``None`` for the eager one, else the graph-compiler one for
+        kernels generated for ``cpu_threads`` CPU threads; return the previous state (to restore it)."""
 
     @contextlib.contextmanager
-    def graph_compiler_formulation(self) -> Iterator[None]:
-        """The graph-compiler formulation inside, the previous one restored after (also on errors)."""
-        previous = self._set_graph_compiler_formulation(True)
+    def graph_compiler_formulation(self, cpu_threads: Optional[int] = None) -> Iterator[None]:
+        """The graph-compiler formulation inside, the previous one restored after (also on errors).
+
+        Args:
+            cpu_threads: threads the compiled CPU kernels will run on (inductor's
+                ``cpp.threads``; default ``torch.get_num_threads()``, inductor's default).
+        """
+        threads = torch.get_num_threads() if cpu_threads is None else int(cpu_threads)
+        if threads < 1:
+            raise ValueError(f"cpu_threads must be at least 1, got {cpu_threads!r}")
+        previous = self._set_graph_compiler_formulation(threads)
         try:
             yield
         finally:

@@ -30,7 +30,7 @@ Two implementations:
 import contextlib
 import dataclasses
 import math
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from e3nn import o3
@@ -219,7 +219,11 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
     parallel CPU kernel: inductor's own scatter loops add atomically as soon as its
     kernels use more than one thread, which costs more than a second thread gains.
     The second and third speed up compiled MD steps on the CPU only together, the fourth
-    makes them faster with two threads (``docs/benchmarks.md``).
+    makes them faster with two threads (``docs/benchmarks.md``). For kernels generated for
+    several CPU threads (the ``cpu_threads`` of :func:`traced_for_graph_compiler`), the
+    neighbor features of all blocks are gathered at once and the messages of all path groups
+    summed at once, into whole buffers, which ATen's parallel scatter kernel needs (see
+    ``_convolve_in_one_scatter``).
 
     Satisfies :class:`~nequip.nn.kernels.protocols.ConvolutionKernel`.
 
@@ -263,7 +267,7 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         self.edge_chunk_size = int(edge_chunk_size)
         self.recompute_in_backward = bool(recompute_in_backward)
         self.weights_in_kernel_order = bool(weights_in_kernel_order)
-        self._for_graph_compiler = False
+        self._graph_compiler_threads: Optional[int] = None
         sh_offsets = [0]
         for mul_ir in self.irreps_sh:
             sh_offsets.append(sh_offsets[-1] + mul_ir.dim)
@@ -323,10 +327,10 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
     @property
     def for_graph_compiler(self) -> bool:
         """Whether the kernel computes in its graph-compiler formulation (see the class docstring)."""
-        return self._for_graph_compiler
+        return self._graph_compiler_threads is not None
 
-    def _set_graph_compiler_formulation(self, enabled: bool) -> bool:
-        previous, self._for_graph_compiler = self._for_graph_compiler, bool(enabled)
+    def _set_graph_compiler_formulation(self, cpu_threads: Optional[int]) -> Optional[int]:
+        previous, self._graph_compiler_threads = self._graph_compiler_threads, cpu_threads
         return previous
 
     def forward(
@@ -351,22 +355,23 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         """
         num_nodes, num_edges = x.shape[0], edge_attr.shape[0]
         x_parts = x.split(self._in_sizes, dim=1)
-        # neighbor features gathered as (E, d1 * u): channel-last, ready for the contraction
-        x_edges = [
-            self._gather_rows(
-                x_parts[block.input_index]
-                if block.d1 == 1
-                else self._channel_last(x_parts[block.input_index], block.mul, block.d1),
-                edge_neighbor,
-            )
+        # each block's node features as (N, d1 * u): channel-last, ready for the contraction
+        node_features = [
+            x_parts[block.input_index]
+            if block.d1 == 1
+            else self._channel_last(x_parts[block.input_index], block.mul, block.d1)
             for block in self.blocks
         ]
         if not (self._weights_in_order or self.weights_in_kernel_order):
             edge_weight = torch.index_select(edge_weight, 1, self._weight_order)
         weights = edge_weight.split([group.weight_size for group in self._groups], dim=1)
+        threads = self._graph_compiler_threads
+        if threads is not None and threads > 1 and not x.is_cuda:
+            return self._convolve_in_one_scatter(node_features, edge_attr, weights, edge_center, edge_neighbor)
+        x_edges = [self._gather_rows(features, edge_neighbor) for features in node_features]
         outs = [torch.zeros(num_nodes, group.output_size, dtype=x.dtype, device=x.device) for group in self._groups]
         chunk = num_edges
-        sliced = not (x.is_cuda or torch.compiler.is_compiling() or self._for_graph_compiler)
+        sliced = not (x.is_cuda or torch.compiler.is_compiling() or self.for_graph_compiler)
         if sliced and 0 < self.edge_chunk_size < num_edges:
             chunk = self.edge_chunk_size
         if chunk < num_edges:
@@ -390,16 +395,40 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
         return torch.index_select(out, 1, self._perm)
 
+    def _convolve_in_one_scatter(
+        self,
+        node_features: List[torch.Tensor],
+        edge_attr: torch.Tensor,
+        weights: Sequence[torch.Tensor],
+        edge_center: torch.Tensor,
+        edge_neighbor: torch.Tensor,
+    ) -> torch.Tensor:
+        """The graph-compiler formulation for kernels on several CPU threads: all edges at once,
+        one gather of every block's neighbor features and one scatter-sum of every group's
+        messages. With several threads inductor leaves scatter-sums to ATen, and the tensors
+        that ATen's kernel then sees (the sum of messages, and the gradient of the gather) are
+        whole, contiguous buffers; sums per block or per group would be placed by inductor in
+        slices of the buffer of the ``cat`` that follows them, and a scatter-sum into such a
+        slice takes ATen's serial generic kernel instead of its sorted parallel one. With one
+        thread inductor generates the scatter-sums itself, and the per-group sums are faster."""
+        features = node_features[0] if len(node_features) == 1 else torch.cat(node_features, dim=1)
+        x_edges = self._gather_rows(features, edge_neighbor).split([f.shape[1] for f in node_features], dim=1)
+        messages = self._slice_messages(edge_attr, list(x_edges), list(weights))
+        rows = messages[0] if len(messages) == 1 else torch.cat(messages, dim=1)
+        out = torch.zeros(features.shape[0], rows.shape[1], dtype=rows.dtype, device=rows.device)
+        self._scatter_rows_(out, edge_center, rows)
+        return torch.index_select(out, 1, self._perm)
+
     def _gather_rows(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """``x[index]``; for the graph compiler as ``gather``, whose gradient is a ``scatter_add``."""
-        if self._for_graph_compiler:
+        if self.for_graph_compiler:
             return torch.gather(x, 0, index.view(-1, 1).expand(-1, x.shape[1]))
         return torch.index_select(x, 0, index)
 
     def _scatter_rows_(self, out: torch.Tensor, index: torch.Tensor, rows: torch.Tensor) -> None:
         """``out[index[e]] += rows[e]``; for the graph compiler as ``scatter_add_``, which inductor
         leaves to ATen's sorted, parallel, atomic-free kernel instead of generating atomic adds."""
-        if self._for_graph_compiler:
+        if self.for_graph_compiler:
             out.scatter_add_(0, index.view(-1, 1).expand(-1, rows.shape[1]), rows)
         else:
             out.index_add_(0, index, rows)
@@ -407,7 +436,7 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
     def _channel_last(self, x: torch.Tensor, mul: int, d1: int) -> torch.Tensor:
         """(N, u * d1) features in e3nn's layout -> (N, d1 * u), written out (see the class docstring)."""
         transposed = x.view(x.shape[0], mul, d1).transpose(1, 2).reshape(x.shape[0] * d1, mul)
-        if self._for_graph_compiler:
+        if self.for_graph_compiler:
             transposed = torch.mm(transposed, torch.eye(mul, dtype=x.dtype, device=x.device))
         return transposed.reshape(x.shape[0], d1 * mul)
 
@@ -423,7 +452,7 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
             coupling = torch.mm(sh, couplings.cg).view(n, block.num_couplings, d1)
             if d1 == 1:
                 messages = coupling * x_b.view(n, 1, mul)
-            elif self._for_graph_compiler:  # (n, K, u) as d1 multiply-adds that inductor fuses
+            elif self.for_graph_compiler:  # (n, K, u) as d1 multiply-adds that inductor fuses
                 x_b = x_b.view(n, d1, mul)
                 messages = coupling[:, :, :1] * x_b[:, :1]
                 for a in range(1, d1):
@@ -437,13 +466,19 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
 
 
 @contextlib.contextmanager
-def traced_for_graph_compiler(model: torch.nn.Module) -> Iterator[None]:
+def traced_for_graph_compiler(model: torch.nn.Module, cpu_threads: Optional[int] = None) -> Iterator[None]:
     """While ``model`` is traced (``make_fx``) for a graph compiler: every
     :class:`~nequip.nn.kernels.protocols.GraphCompilerFormulation` module of it in that
     formulation (for :class:`TensorProductScatter`: no CPU edge slices, fused contractions);
-    the previous formulations are restored on exit, also on errors."""
+    the previous formulations are restored on exit, also on errors.
+
+    Args:
+        model: the module to trace.
+        cpu_threads: threads the compiled CPU kernels will run on (inductor's ``cpp.threads``;
+            default ``torch.get_num_threads()``, inductor's default).
+    """
     with contextlib.ExitStack() as stack:
         for module in model.modules():
             if isinstance(module, GraphCompilerFormulation):
-                stack.enter_context(module.graph_compiler_formulation())
+                stack.enter_context(module.graph_compiler_formulation(cpu_threads))
         yield
