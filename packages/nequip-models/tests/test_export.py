@@ -96,3 +96,23 @@ def test_thread_mismatch_cost_depends_on_the_direction():
     """A package for more threads than the process is always slower; one for fewer is not for small systems."""
     assert thread_mismatch_cost(2, 1) == "it runs slower than it can"
     assert "a one-thread package is faster" in thread_mismatch_cost(1, 2)
+
+
+def test_two_thread_package_matches_eager(tmp_path, cuau_model, cuau_atoms):
+    """A package for two threads is traced with one scatter-sum per convolution; its numbers
+    are the eager model's (the export checks two frames itself, this a third)."""
+    model = cuau_model(model_dtype="float64")
+    path = str(tmp_path / "two.pt2")
+    assert export_model(model, path, cpu_threads=2)["cpu_threads"] == 2
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        exported = NequIPCalculator.from_compiled_model(path)
+    finally:
+        torch.set_num_threads(threads)
+    eager = NequIPCalculator(model)
+    atoms = cuau_atoms(repeat=(3, 2, 2), seed=7)
+    exported.calculate(atoms, ["energy", "forces"])
+    eager.calculate(atoms, ["energy", "forces"])
+    for field in ("energy", "forces"):
+        assert _relative(exported.results[field], eager.results[field]) <= EXPORT_TOLERANCE[torch.float64]

@@ -368,7 +368,8 @@ def export_lammps_model(
     # the graph itself first (cheap: a wrong num_layers stops here, before compiling)
     metadata = lammps_metadata(model, units, num_layers, cpu_threads, pair_ordered_edges)
     _validate(model, validation_frames, expanded, LammpsModel(graph, metadata), "eager graph", ghost_cutoff)
-    with _no_duck_shapes(), traced_for_graph_compiler(model, cpu_threads):
+    # one scatter-sum per convolution where ATen sums in parallel (CPU kernels on several threads)
+    with _no_duck_shapes(), traced_for_graph_compiler(model, one_scatter_sum=cpu_threads > 1):
         traced = make_fx(graph, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
     atoms = Dim("num_atoms", min=2)
     # pair order: an even number of edges (the traced graph splits them in halves)

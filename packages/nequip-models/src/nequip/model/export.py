@@ -335,7 +335,9 @@ def _export_forward(
         out = eager(*args)
         return [out[field] for field in output_fields]
 
-    with _no_duck_shapes(), traced_for_graph_compiler(model, cpu_threads):
+    # one scatter-sum per convolution where ATen sums in parallel (CPU kernels on several threads)
+    one_scatter_sum = cpu_threads is not None and cpu_threads > 1
+    with _no_duck_shapes(), traced_for_graph_compiler(model, one_scatter_sum):
         traced = make_fx(flat, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
     sizes = settings["batch_map_settings"](
         {

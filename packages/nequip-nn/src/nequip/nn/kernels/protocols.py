@@ -68,22 +68,21 @@ class GraphCompilerFormulation(abc.ABC):
     """
 
     @abc.abstractmethod
-    def _set_graph_compiler_formulation(self, cpu_threads: Optional[int]) -> Optional[int]:
-        """Switch the formulation: ``None`` for the eager one, else the graph-compiler one for
-        kernels generated for ``cpu_threads`` CPU threads; return the previous state (to restore it)."""
+    def _set_graph_compiler_formulation(self, one_scatter_sum: Optional[bool]) -> Optional[bool]:
+        """Switch the formulation: ``None`` for the eager one, else the graph-compiler one
+        (with ``one_scatter_sum`` as in :meth:`graph_compiler_formulation`); return the previous
+        state (to restore it)."""
 
     @contextlib.contextmanager
-    def graph_compiler_formulation(self, cpu_threads: Optional[int] = None) -> Iterator[None]:
+    def graph_compiler_formulation(self, one_scatter_sum: bool = False) -> Iterator[None]:
         """The graph-compiler formulation inside, the previous one restored after (also on errors).
 
         Args:
-            cpu_threads: threads the compiled CPU kernels will run on (inductor's
-                ``cpp.threads``; default ``torch.get_num_threads()``, inductor's default).
+            one_scatter_sum: gather and scatter-sum whole buffers, one of each per call, where the
+                formulation would otherwise sum in parts (for a graph whose scatter-sums ATen
+                computes in parallel: inference graphs compiled for several CPU threads).
         """
-        threads = torch.get_num_threads() if cpu_threads is None else int(cpu_threads)
-        if threads < 1:
-            raise ValueError(f"cpu_threads must be at least 1, got {cpu_threads!r}")
-        previous = self._set_graph_compiler_formulation(threads)
+        previous = self._set_graph_compiler_formulation(bool(one_scatter_sum))
         try:
             yield
         finally:

@@ -219,11 +219,11 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
     parallel CPU kernel: inductor's own scatter loops add atomically as soon as its
     kernels use more than one thread, which costs more than a second thread gains.
     The second and third speed up compiled MD steps on the CPU only together, the fourth
-    makes them faster with two threads (``docs/benchmarks.md``). For kernels generated for
-    several CPU threads (the ``cpu_threads`` of :func:`traced_for_graph_compiler`), the
-    neighbor features of all blocks are gathered at once and the messages of all path groups
-    summed at once, into whole buffers, which ATen's parallel scatter kernel needs (see
-    ``_convolve_in_one_scatter``).
+    makes them faster with two threads (``docs/benchmarks.md``). With ``one_scatter_sum``
+    (:func:`traced_for_graph_compiler`, for inference graphs compiled for several CPU
+    threads) the neighbor features of all blocks are gathered at once and the messages of all
+    path groups summed at once, into whole buffers, which ATen's parallel scatter kernel needs
+    (see ``_convolve_in_one_scatter``).
 
     Satisfies :class:`~nequip.nn.kernels.protocols.ConvolutionKernel`.
 
@@ -267,7 +267,7 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         self.edge_chunk_size = int(edge_chunk_size)
         self.recompute_in_backward = bool(recompute_in_backward)
         self.weights_in_kernel_order = bool(weights_in_kernel_order)
-        self._graph_compiler_threads: Optional[int] = None
+        self._one_scatter_sum: Optional[bool] = None  # None: eager formulation
         sh_offsets = [0]
         for mul_ir in self.irreps_sh:
             sh_offsets.append(sh_offsets[-1] + mul_ir.dim)
@@ -327,10 +327,10 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
     @property
     def for_graph_compiler(self) -> bool:
         """Whether the kernel computes in its graph-compiler formulation (see the class docstring)."""
-        return self._graph_compiler_threads is not None
+        return self._one_scatter_sum is not None
 
-    def _set_graph_compiler_formulation(self, cpu_threads: Optional[int]) -> Optional[int]:
-        previous, self._graph_compiler_threads = self._graph_compiler_threads, cpu_threads
+    def _set_graph_compiler_formulation(self, one_scatter_sum: Optional[bool]) -> Optional[bool]:
+        previous, self._one_scatter_sum = self._one_scatter_sum, one_scatter_sum
         return previous
 
     def forward(
@@ -365,8 +365,7 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         if not (self._weights_in_order or self.weights_in_kernel_order):
             edge_weight = torch.index_select(edge_weight, 1, self._weight_order)
         weights = edge_weight.split([group.weight_size for group in self._groups], dim=1)
-        threads = self._graph_compiler_threads
-        if threads is not None and threads > 1 and not x.is_cuda:
+        if self._one_scatter_sum:
             return self._convolve_in_one_scatter(node_features, edge_attr, weights, edge_center, edge_neighbor)
         x_edges = [self._gather_rows(features, edge_neighbor) for features in node_features]
         outs = [torch.zeros(num_nodes, group.output_size, dtype=x.dtype, device=x.device) for group in self._groups]
@@ -403,14 +402,15 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         edge_center: torch.Tensor,
         edge_neighbor: torch.Tensor,
     ) -> torch.Tensor:
-        """The graph-compiler formulation for kernels on several CPU threads: all edges at once,
-        one gather of every block's neighbor features and one scatter-sum of every group's
-        messages. With several threads inductor leaves scatter-sums to ATen, and the tensors
-        that ATen's kernel then sees (the sum of messages, and the gradient of the gather) are
-        whole, contiguous buffers; sums per block or per group would be placed by inductor in
-        slices of the buffer of the ``cat`` that follows them, and a scatter-sum into such a
-        slice takes ATen's serial generic kernel instead of its sorted parallel one. With one
-        thread inductor generates the scatter-sums itself, and the per-group sums are faster."""
+        """The graph-compiler formulation with ``one_scatter_sum``: all edges at once, one gather
+        of every block's neighbor features and one scatter-sum of every group's messages. With
+        several threads inductor leaves scatter-sums to ATen, and the tensors that ATen's
+        kernel then sees (the sum of messages, and the gradient of the gather) are whole,
+        contiguous buffers; sums per block or per group would be placed by inductor in slices
+        of the buffer of the ``cat`` that follows them, and a scatter-sum into such a slice
+        takes ATen's serial generic kernel instead of its sorted parallel one. With one thread
+        (inductor generates the scatter-sums itself) and in training graphs the per-group sums
+        were faster (``docs/benchmarks.md``)."""
         features = node_features[0] if len(node_features) == 1 else torch.cat(node_features, dim=1)
         x_edges = self._gather_rows(features, edge_neighbor).split([f.shape[1] for f in node_features], dim=1)
         messages = self._slice_messages(edge_attr, list(x_edges), list(weights))
@@ -466,7 +466,7 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
 
 
 @contextlib.contextmanager
-def traced_for_graph_compiler(model: torch.nn.Module, cpu_threads: Optional[int] = None) -> Iterator[None]:
+def traced_for_graph_compiler(model: torch.nn.Module, one_scatter_sum: bool = False) -> Iterator[None]:
     """While ``model`` is traced (``make_fx``) for a graph compiler: every
     :class:`~nequip.nn.kernels.protocols.GraphCompilerFormulation` module of it in that
     formulation (for :class:`TensorProductScatter`: no CPU edge slices, fused contractions);
@@ -474,11 +474,13 @@ def traced_for_graph_compiler(model: torch.nn.Module, cpu_threads: Optional[int]
 
     Args:
         model: the module to trace.
-        cpu_threads: threads the compiled CPU kernels will run on (inductor's ``cpp.threads``;
-            default ``torch.get_num_threads()``, inductor's default).
+        one_scatter_sum: whole-buffer gathers and scatter-sums (see
+            :meth:`~nequip.nn.kernels.protocols.GraphCompilerFormulation.graph_compiler_formulation`):
+            for inference graphs whose CPU kernels run on several threads (the exports); off
+            for training graphs, which it made slower.
     """
     with contextlib.ExitStack() as stack:
         for module in model.modules():
             if isinstance(module, GraphCompilerFormulation):
-                stack.enter_context(module.graph_compiler_formulation(cpu_threads))
+                stack.enter_context(module.graph_compiler_formulation(one_scatter_sum))
         yield
