@@ -25,7 +25,7 @@ time for all.
 Systems of at least ``bench_md.LARGE`` atoms run one ASE worker at a time (memory). Numbers of
 ranks whose ranks x threads exceed the machine's cores are skipped (oversubscribed).
 With several threads, LAMMPS on one rank also runs the package compiled for one thread
-(``lammps-1rank-pkg1t``), faster for small systems (``docs/lammps.md``, Threads).
+(``lammps-1rank-pkg1t``), to compare the two packages at each size.
 Reported: steps per second, microseconds per step per atom, the ratio to our fastest ASE
 path and to upstream's fastest, and for LAMMPS the atoms rank 0 holds per local atom (1 on one
 rank, whose graph has the local atoms only; on several, local plus ghost atoms ``num_layers x
@@ -232,7 +232,7 @@ def main():
                 f"lammps-{ranks}rank": _LammpsBlocks(plugin, lammps_path, structures[n], ranks, threads)
                 for ranks in ranks_list
             }
-            if threads > 1 and 1 in ranks_list:  # small systems run faster on a package compiled for one thread
+            if threads > 1 and 1 in ranks_list:  # the package for one thread in the same process
                 variants["lammps-1rank-pkg1t"] = _LammpsBlocks(plugin, lammps_package(1), structures[n], 1, threads)
             servers, reference = {}, {}
             per_step = {}

@@ -15,7 +15,6 @@ from nequip.model.export import (
     export_model,
     inductor_options,
     load_exported_model,
-    thread_mismatch_cost,
 )
 
 FIELDS = ("energy", "energies", "forces", "stress")
@@ -90,12 +89,6 @@ def test_aotinductor_packages_compile_with_the_cpu_options(tmp_path, cuau_model,
     assert seen[0].items() >= CPU_INDUCTOR_OPTIONS.items() and seen[0]["cpp.threads"] == 1
     assert seen[1]["realize_reads_threshold"] == 4
     assert inductor_options("cuda") == {}  # GPUs: inductor's defaults (not measured)
-
-
-def test_thread_mismatch_cost_depends_on_the_direction():
-    """A package for more threads than the process is always slower; one for fewer is not for small systems."""
-    assert thread_mismatch_cost(2, 1) == "it runs slower than it can"
-    assert "a one-thread package is faster" in thread_mismatch_cost(1, 2)
 
 
 def test_two_thread_package_matches_eager(tmp_path, cuau_model, cuau_atoms):

@@ -53,7 +53,7 @@ import torch
 
 from nequip.data import AtomicDataDict, keys
 from nequip.data.neighborlist import compute_neighborlist_
-from nequip.model.export import EXPORT_TOLERANCE, example_frame, inductor_options, thread_mismatch_cost
+from nequip.model.export import EXPORT_TOLERANCE, example_frame, inductor_options
 from nequip.model.torch_compile import max_relative_deviation
 from nequip.nn.convnet import ConvNetLayer
 from nequip.nn.force_stress import ForceStressOutput
@@ -489,7 +489,7 @@ def load_lammps_model(path: str, warn_threads: bool = True) -> LammpsModel:
     if warn_threads and threads != torch.get_num_threads():
         warnings.warn(
             f"{path!r} was compiled for {threads} CPU thread(s) but this process runs torch with "
-            f"{torch.get_num_threads()}; {thread_mismatch_cost(threads, torch.get_num_threads())}",
+            f"{torch.get_num_threads()}; it runs slower than it can",
             stacklevel=2,
         )
     return LammpsModel(runner, metadata)

@@ -193,16 +193,6 @@ def inductor_options(device: Union[str, torch.device]) -> Dict[str, Any]:
     return dict(CPU_INDUCTOR_OPTIONS) if torch.device(device).type == "cpu" else {}
 
 
-def thread_mismatch_cost(compiled_threads: int, process_threads: int) -> str:
-    """What running a package compiled for ``compiled_threads`` CPU threads in a process of
-    ``process_threads`` costs, for the loaders' warnings (``docs/lammps.md``, Threads)."""
-    if compiled_threads > process_threads:
-        return "it runs slower than it can"
-    return (
-        "it runs slower than it can, except for systems of about a hundred atoms, where a one-thread package is faster"
-    )
-
-
 def export_model(
     model: GraphModel,
     path: str,
@@ -514,7 +504,7 @@ def load_exported_model(path: str, device: Union[str, torch.device] = "cpu") -> 
     if threads is not None and device.type == "cpu" and threads != torch.get_num_threads():
         warnings.warn(
             f"{path!r} was compiled for {threads} CPU thread(s) but this process runs torch with "
-            f"{torch.get_num_threads()}; {thread_mismatch_cost(threads, torch.get_num_threads())} (set OMP_NUM_THREADS={threads} or "
+            f"{torch.get_num_threads()}; it runs slower than it can (set OMP_NUM_THREADS={threads} or "
             f"torch.set_num_threads({threads}), or compile it again with nequip-compile --cpu-threads "
             f"{torch.get_num_threads()})",
             stacklevel=2,

@@ -255,12 +255,8 @@ void PairNequIP::init_style()
     utils::logmesg(lmp, "pair_style nequip: {} torch thread(s) per MPI rank\n", at::get_num_threads());
   if (cpu_threads > 0 && cpu_threads != comm->nthreads && comm->me == 0)
     error->warning(FLERR, "pair_style nequip: {} was compiled for {} CPU thread(s) but LAMMPS runs {} per MPI rank; "
-                   "it runs slower than it can{} (set OMP_NUM_THREADS={} or export with --cpu-threads {})", model_path,
-                   cpu_threads, comm->nthreads,
-                   cpu_threads < comm->nthreads
-                       ? ", except for systems of about a hundred atoms, where a one-thread package is faster"
-                       : "",
-                   cpu_threads, comm->nthreads);
+                   "it runs slower than it can (set OMP_NUM_THREADS={} or export with --cpu-threads {})", model_path,
+                   cpu_threads, comm->nthreads, cpu_threads, comm->nthreads);
 }
 
 double PairNequIP::pair_cutoff(int itype, int jtype) const
