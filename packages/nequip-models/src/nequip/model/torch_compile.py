@@ -15,7 +15,8 @@ and edge counts stay symbolic: molecular dynamics of one system of any size runs
 a variant the compiled outputs are compared with the eager ones. The convolution kernels are
 traced in their graph-compiler formulation (:func:`nequip.nn.kernels.traced_for_graph_compiler`:
 no CPU edge chunking, so that the graph holds for any number of edges, and contractions that
-inductor fuses). In eval mode the weights enter the compiled graph
+inductor fuses; eval-mode graphs traced with several threads sum each convolution in one
+scatter-sum, which training graphs do not, as it made them slower). In eval mode the weights enter the compiled graph
 detached: compiled eval outputs carry no gradient to the weights.
 
 When the model runs eagerly instead (each with a one-time ``UserWarning`` per model saying
@@ -143,7 +144,10 @@ class CompileGraphModel(GraphModel):
             return [out[field] for field in output_fields]
 
         args = [inputs[field] for field in input_fields] + state
-        with _no_duck_shapes(), traced_for_graph_compiler(self.model):
+        # one scatter-sum per convolution for inference graphs on several threads (training
+        # graphs were slower with it, docs/benchmarks.md)
+        one_scatter_sum = not self.training and torch.get_num_threads() > 1
+        with _no_duck_shapes(), traced_for_graph_compiler(self.model, one_scatter_sum):
             traced = make_fx(flat_model, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*args)
             compiled = torch.compile(traced, dynamic=True, fullgraph=False, backend=self.compile_backend)
             outputs = compiled(*args)
