@@ -7,6 +7,7 @@ import torch
 from e3nn import o3
 
 from nequip.nn.kernels import (
+    HAS_FUSED_KERNELS,
     HAS_TORCH_SCATTER,
     GraphCompilerFormulation,
     ReferenceTensorProductScatter,
@@ -70,12 +71,22 @@ def test_instructions_follow_upstream_layout():
 
 @pytest.mark.parametrize("irreps_in,l_max", IRREPS)
 @pytest.mark.parametrize(
-    "chunk,recompute,one_scatter_sum",
-    [(1024, False, None), (7, False, None), (7, True, None), (1024, False, False), (1024, False, True)],
+    "chunk,recompute,one_scatter_sum,fused",
+    [
+        (1024, False, None, False),
+        (7, False, None, False),
+        (7, True, None, False),
+        (1024, False, False, False),
+        (1024, False, True, False),
+        (1024, False, None, True),
+    ],
 )
-def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute, one_scatter_sum):
-    """Eager (sliced or not, recomputed or not) and both graph-compiler formulations (a
-    scatter-sum per path group, or one gather and one scatter-sum) against e3nn."""
+def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute, one_scatter_sum, fused):
+    """Eager (sliced or not, recomputed or not), both graph-compiler formulations (a
+    scatter-sum per path group, or one gather and one scatter-sum) and the fused kernel of
+    nequip-kernels (eval mode) against e3nn."""
+    if fused and not HAS_FUSED_KERNELS:
+        pytest.skip("nequip-kernels is not installed")
     for_graph_compiler = one_scatter_sum is not None
     sh_irreps, x, sh, center, neighbor = _inputs(irreps_in, l_max)
     with torch.random.fork_rng():
@@ -88,6 +99,8 @@ def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute, 
         finally:
             torch.set_default_dtype(torch.float32)
     assert fast.irreps_mid == ref.irreps_mid and fast.weight_numel == ref.weight_numel
+    fast.train(not fused)
+    assert fast.uses_fused_kernel(x) == fused
     weight = torch.randn(sh.shape[0], fast.weight_numel, dtype=torch.float64)
     inputs = [t.clone().requires_grad_(t.is_floating_point()) for t in (x, sh, weight)]
     ref_inputs = [t.clone().requires_grad_(True) for t in (x, sh, weight)]
@@ -107,6 +120,29 @@ def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute, 
     ref_second = torch.autograd.grad(sum((g**2).sum() for g in ref_grads), ref_inputs)
     for g, r in zip(second, ref_second):
         torch.testing.assert_close(g, r, rtol=0, atol=1e-9)
+
+
+@pytest.mark.skipif(not HAS_FUSED_KERNELS, reason="nequip-kernels is not installed")
+def test_fused_kernel_only_outside_training_and_graph_compilers():
+    """Training graphs, graph-compiler formulations and torch.compile keep the PyTorch formulation."""
+    sh_irreps, x, sh, center, neighbor = _inputs("3x0e+2x1o", 1)
+    tp = TensorProductScatter("3x0e+2x1o", sh_irreps, "3x0e+2x1o").double()
+    assert tp.training and not tp.uses_fused_kernel(x)
+    tp.eval()
+    assert tp.uses_fused_kernel(x)
+    with tp.graph_compiler_formulation():
+        assert not tp.uses_fused_kernel(x)
+    assert torch.compile(lambda t: tp.uses_fused_kernel(t), backend="eager", fullgraph=True)(x) is False
+    # float32 and float64 models: the coefficient table follows the module's dtype
+    weight = torch.randn(sh.shape[0], tp.weight_numel)
+    for dtype, tolerance in ((torch.float32, 1e-5), (torch.float64, 1e-12)):
+        tp.to(dtype)
+        fused = tp(x.to(dtype), sh.to(dtype), weight.to(dtype), center, neighbor)
+        tp.train()
+        expected = tp(x.to(dtype), sh.to(dtype), weight.to(dtype), center, neighbor)
+        tp.eval()
+        assert fused.dtype == dtype
+        torch.testing.assert_close(fused, expected, rtol=tolerance, atol=tolerance)
 
 
 def test_traced_for_graph_compiler_sets_and_restores_the_kernels():

@@ -8,6 +8,7 @@ from .protocols import ConvolutionKernel, GraphCompilerFormulation
 from .scatter import HAS_TORCH_SCATTER, scatter_sum, scatter_sum_reference
 from .self_connection import per_type_self_connection
 from .tensor_product import (
+    HAS_FUSED_KERNELS,
     ReferenceTensorProductScatter,
     TensorProductScatter,
     traced_for_graph_compiler,
@@ -17,6 +18,7 @@ from .tensor_product import (
 __all__ = [
     "ConvolutionKernel",
     "GraphCompilerFormulation",
+    "HAS_FUSED_KERNELS",
     "HAS_TORCH_SCATTER",
     "scatter_sum",
     "scatter_sum_reference",

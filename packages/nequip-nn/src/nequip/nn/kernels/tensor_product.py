@@ -24,12 +24,15 @@ Two implementations:
   messages of all paths of that irrep are one batched matmul ``T_e @ x_j`` with the
   neighbor features laid out (d_1, u), then a broadcast multiply by the weights and a
   scatter-sum, over slices of edges that stay in cache. The result is permuted into the
-  reference layout at the node level, where it is cheap.
+  reference layout at the node level, where it is cheap. Outside training on the CPU it
+  calls the fused C++ kernel of the optional ``nequip-kernels`` package instead (same
+  contract and numbers to rounding), which never writes a per-edge tensor.
 """
 
 import contextlib
 import dataclasses
 import math
+import warnings
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
@@ -37,6 +40,24 @@ from e3nn import o3
 from torch.utils.checkpoint import checkpoint
 
 from .protocols import GraphCompilerFormulation
+
+try:  # optional accelerator: the fused CPU convolution of nequip-kernels
+    from nequip.kernels import tensor_product_scatter as _fused_tensor_product_scatter
+except ModuleNotFoundError as error:  # not installed
+    if not (error.name or "").startswith("nequip.kernels"):
+        raise
+    _fused_tensor_product_scatter = None
+except ImportError as error:  # installed, but its compiled library does not load (e.g. built for another torch)
+    warnings.warn(
+        f"nequip-kernels is installed but does not load ({error}); the convolution runs in PyTorch operations "
+        "(same numbers, slower on the CPU). Rebuild it against this torch: `uv sync --reinstall-package nequip-kernels` "
+        "or `pip install --no-build-isolation --force-reinstall nequip-kernels`.",
+        stacklevel=2,
+    )
+    _fused_tensor_product_scatter = None
+
+#: Whether the fused CPU convolution of ``nequip-kernels`` is available (see :class:`TensorProductScatter`).
+HAS_FUSED_KERNELS: bool = _fused_tensor_product_scatter is not None
 
 Instruction = Tuple[int, int, int, str, bool]
 
@@ -204,6 +225,14 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
     ``recompute_in_backward`` recomputes each slice's messages in backward instead of
     keeping them (``torch.utils.checkpoint``): less peak memory for more time.
 
+    Outside training (``module.eval()``), on CPU tensors, outside ``torch.compile`` and the
+    graph-compiler formulation, and when the optional ``nequip-kernels`` package is installed
+    (:data:`HAS_FUSED_KERNELS`), the convolution is one call of its fused C++/OpenMP kernel
+    (:func:`nequip.kernels.tensor_product_scatter`): one pass over the edges that couples,
+    weights and sums each edge's messages in registers, and one for the first derivatives.
+    Training keeps the formulation above: force training differentiates the forces again,
+    which the fused kernel does through its PyTorch reference (correct, not faster).
+
     In its graph-compiler formulation (:meth:`graph_compiler_formulation`, entered while
     the model is traced for inductor by :func:`traced_for_graph_compiler`), four things
     change, none of the numbers beyond rounding: edges are not sliced (a loop over a
@@ -317,6 +346,52 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         self.register_buffer("_weight_order", weight_order, persistent=False)
         self.register_buffer("_perm", perm, persistent=False)
         self._groups: List[PathGroup] = [group for block in self.blocks for group in block.groups]
+        self._register_fused_tables()
+
+    def _register_fused_tables(self) -> None:
+        """The paths and nonzero coupling coefficients in the layout of :mod:`nequip.kernels`: inputs
+        are the blocks' channel-last features side by side, weights in kernel order, outputs in the
+        group layout that :attr:`_perm` takes to e3nn's."""
+        dim_sh = self.irreps_sh.dim
+        paths: List[List[int]] = []
+        cg_index: List[List[int]] = []
+        cg_value: List[float] = []
+        x_offset = w_offset = out_offset = 0
+        for block, couplings in zip(self.blocks, self.block_couplings):
+            mul, d1 = block.mul, block.d1
+            cg = couplings.cg.to(torch.float64).view(dim_sh, block.num_couplings, d1)
+            first_row = 0
+            for group in block.groups:
+                d3 = group.d3
+                for g in range(group.num_paths):
+                    path_cg = cg[:, first_row + g * d3 : first_row + (g + 1) * d3, :]  # (dim_sh, d3, d1)
+                    begin = len(cg_value)
+                    for m2, m3, m1 in path_cg.nonzero().tolist():
+                        cg_index.append([m1, m2, m3])
+                        cg_value.append(path_cg[m2, m3, m1].item())
+                    out_start = out_offset + g * d3 * mul
+                    paths.append([mul, d1, d3, x_offset, w_offset + g * mul, out_start, begin, len(cg_value)])
+                first_row += group.num_paths * d3
+                w_offset += group.weight_size
+                out_offset += group.output_size
+            x_offset += d1 * mul
+        self._fused_num_outputs = out_offset
+        self.register_buffer("_fused_paths", torch.tensor(paths, dtype=torch.long).view(-1, 8), persistent=False)
+        self.register_buffer("_fused_cg_index", torch.tensor(cg_index, dtype=torch.long).view(-1, 3), persistent=False)
+        self.register_buffer(
+            "_fused_cg_value", torch.tensor(cg_value, dtype=torch.get_default_dtype()), persistent=False
+        )
+
+    def uses_fused_kernel(self, x: torch.Tensor) -> bool:
+        """Whether :meth:`forward` on features ``x`` calls the fused kernel of ``nequip-kernels``
+        (see the class docstring)."""
+        return (
+            HAS_FUSED_KERNELS
+            and not self.training
+            and x.device.type == "cpu"
+            and not self.for_graph_compiler
+            and not torch.compiler.is_compiling()
+        )
 
     @property
     def weight_order(self) -> Optional[torch.Tensor]:
@@ -364,6 +439,20 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         ]
         if not (self._weights_in_order or self.weights_in_kernel_order):
             edge_weight = torch.index_select(edge_weight, 1, self._weight_order)
+        if self.uses_fused_kernel(x):
+            features = node_features[0] if len(node_features) == 1 else torch.cat(node_features, dim=1)
+            out = _fused_tensor_product_scatter(
+                features,
+                edge_attr,
+                edge_weight,
+                edge_center,
+                edge_neighbor,
+                self._fused_paths,
+                self._fused_cg_index,
+                self._fused_cg_value,
+                self._fused_num_outputs,
+            )
+            return torch.index_select(out, 1, self._perm)
         weights = edge_weight.split([group.weight_size for group in self._groups], dim=1)
         if self._one_scatter_sum:
             return self._convolve_in_one_scatter(node_features, edge_attr, weights, edge_center, edge_neighbor)

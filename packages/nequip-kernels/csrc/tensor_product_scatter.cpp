@@ -1,0 +1,288 @@
+// Fused convolution of NequIP's interaction block on the CPU: for every edge e = (c, j),
+// couple the neighbor's features with the edge's spherical harmonics through each path's
+// Clebsch-Gordan coefficients, weight per channel and sum into the center's output,
+// without writing any per-edge message to memory; and the first derivatives of that sum.
+//
+// Layouts (all row-major, contiguous):
+//   x      (N, F_in)   node features, each input irrep block channel-last: [m1][u]
+//   sh     (E, S)      edge spherical harmonics
+//   w      (E, W)      per-edge path weights: path p's `mul` channels at w_off[p]
+//   out    (N, F_out)  summed messages, each path channel-last at out_off[p]: [m3][u]
+//   paths  (P, 8)      int64 rows: mul, d1, d3, x_off, w_off, out_off, cg_begin, cg_end
+//   cg_idx (C, 3)      int64 rows (m1, m2, m3) of the nonzero coupling coefficients, m2
+//                      indexing a column of sh; cg_val (C,) their values
+// out[c, out_off + m3 * mul + u] += w[e, w_off + u] * sum_{m1} t[m3][m1] x[j, x_off + m1 * mul + u]
+// with t[m3][m1] = sum over the path's entries (m1, m2, m3) of value * sh[e, m2].
+//
+// Edges are split among threads; sums into nodes go to one buffer per thread, added at the end.
+
+#include <torch/extension.h>
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace {
+
+enum PathColumn { MUL, D1, D3, X_OFF, W_OFF, OUT_OFF, CG_BEGIN, CG_END, PATH_COLUMNS };
+constexpr int64_t MAX_COUPLING = 16 * 16;  // d3 * d1 up to l = 7 on both sides
+constexpr int64_t GRAIN = 64;              // edges per parallel task
+
+// The edge loops are compiled for AVX-512, AVX2 + FMA and baseline x86-64, chosen when the
+// library loads (GCC's function multiversioning), so one build runs well on every x86-64 CPU.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NEQUIP_CPU_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#else
+#define NEQUIP_CPU_CLONES
+#endif
+
+struct Problem {
+  int64_t num_nodes, num_edges, f_in, f_out, s, w_cols, num_paths;
+  const int64_t* paths;
+  const int64_t* cg_idx;
+  const int64_t* center;
+  const int64_t* neighbor;
+};
+
+void check_inputs(const torch::Tensor& x, const torch::Tensor& sh, const torch::Tensor& w, const torch::Tensor& center,
+                  const torch::Tensor& neighbor, const torch::Tensor& paths, const torch::Tensor& cg_idx,
+                  const torch::Tensor& cg_val) {
+  TORCH_CHECK(x.device().is_cpu() && sh.device().is_cpu() && w.device().is_cpu(), "nequip.kernels: CPU tensors only");
+  TORCH_CHECK(x.dim() == 2 && sh.dim() == 2 && w.dim() == 2, "nequip.kernels: x, sh and w must be 2-D");
+  TORCH_CHECK(sh.scalar_type() == x.scalar_type() && w.scalar_type() == x.scalar_type() &&
+                  cg_val.scalar_type() == x.scalar_type(),
+              "nequip.kernels: x, sh, w and cg_val must have one dtype, got ", x.scalar_type(), ", ", sh.scalar_type(),
+              ", ", w.scalar_type(), ", ", cg_val.scalar_type());
+  TORCH_CHECK(center.scalar_type() == torch::kLong && neighbor.scalar_type() == torch::kLong,
+              "nequip.kernels: edge indices must be int64");
+  TORCH_CHECK(sh.size(0) == w.size(0) && center.numel() == sh.size(0) && neighbor.numel() == sh.size(0),
+              "nequip.kernels: sh, w, center and neighbor must have one row per edge, got ", sh.size(0), ", ", w.size(0),
+              ", ", center.numel(), ", ", neighbor.numel());
+  TORCH_CHECK(paths.dim() == 2 && paths.size(1) == PATH_COLUMNS && paths.scalar_type() == torch::kLong,
+              "nequip.kernels: paths must be (P, 8) int64");
+  TORCH_CHECK(cg_idx.dim() == 2 && cg_idx.size(1) == 3 && cg_idx.size(0) == cg_val.numel(),
+              "nequip.kernels: cg_idx must be (C, 3) with one value per row");
+  if (center.numel() > 0) {
+    const int64_t n = x.size(0);
+    const auto c_min = center.min().item<int64_t>(), c_max = center.max().item<int64_t>();
+    const auto j_min = neighbor.min().item<int64_t>(), j_max = neighbor.max().item<int64_t>();
+    TORCH_CHECK(c_min >= 0 && c_max < n && j_min >= 0 && j_max < n, "nequip.kernels: edge indices must be in [0, ", n,
+                "), got centers in [", c_min, ", ", c_max, "] and neighbors in [", j_min, ", ", j_max, "]");
+  }
+}
+
+// t[m3 * d1 + m1] = sum of the path's coefficients times the edge's spherical harmonics
+template <typename T>
+inline __attribute__((always_inline)) void couplings(const int64_t* path, const int64_t* cg_idx, const T* cg_val, const T* sh_e, T* t) {
+  const int64_t d1 = path[D1];
+  std::fill(t, t + path[D3] * d1, T(0));
+  for (int64_t k = path[CG_BEGIN]; k < path[CG_END]; ++k) {
+    const int64_t* idx = cg_idx + 3 * k;
+    t[idx[2] * d1 + idx[0]] += cg_val[k] * sh_e[idx[1]];
+  }
+}
+
+template <typename T>
+inline __attribute__((always_inline)) void forward_edges_body(const Problem& p, const T* x, const T* sh, const T* w, const T* cg_val, T* out, int64_t begin,
+                   int64_t end) {
+  T t[MAX_COUPLING];
+  std::vector<T> acc;
+  for (int64_t e = begin; e < end; ++e) {
+    const T* x_j = x + p.neighbor[e] * p.f_in;
+    T* out_c = out + p.center[e] * p.f_out;
+    for (int64_t q = 0; q < p.num_paths; ++q) {
+      const int64_t* path = p.paths + q * PATH_COLUMNS;
+      const int64_t mul = path[MUL], d1 = path[D1], d3 = path[D3];
+      couplings(path, p.cg_idx, cg_val, sh + e * p.s, t);
+      acc.resize(mul);
+      const T* xb = x_j + path[X_OFF];
+      const T* we = w + e * p.w_cols + path[W_OFF];
+      for (int64_t m3 = 0; m3 < d3; ++m3) {
+        std::fill(acc.begin(), acc.end(), T(0));
+        for (int64_t m1 = 0; m1 < d1; ++m1) {
+          const T c = t[m3 * d1 + m1];
+          const T* xm = xb + m1 * mul;
+          for (int64_t u = 0; u < mul; ++u) acc[u] += c * xm[u];
+        }
+        T* o = out_c + path[OUT_OFF] + m3 * mul;
+        for (int64_t u = 0; u < mul; ++u) o[u] += we[u] * acc[u];
+      }
+    }
+  }
+}
+
+template <typename T>
+inline __attribute__((always_inline)) void backward_edges_body(const Problem& p, const T* x, const T* sh, const T* w, const T* cg_val, const T* grad_out,
+                    T* grad_x, T* grad_sh, T* grad_w, int64_t begin, int64_t end) {
+  T t[MAX_COUPLING], g_t[MAX_COUPLING];
+  std::vector<T> wg, acc;
+  for (int64_t e = begin; e < end; ++e) {
+    const T* x_j = x + p.neighbor[e] * p.f_in;
+    const T* g_c = grad_out + p.center[e] * p.f_out;
+    T* gx_j = grad_x ? grad_x + p.neighbor[e] * p.f_in : nullptr;
+    T* gsh_e = grad_sh ? grad_sh + e * p.s : nullptr;
+    for (int64_t q = 0; q < p.num_paths; ++q) {
+      const int64_t* path = p.paths + q * PATH_COLUMNS;
+      const int64_t mul = path[MUL], d1 = path[D1], d3 = path[D3];
+      couplings(path, p.cg_idx, cg_val, sh + e * p.s, t);
+      const T* xb = x_j + path[X_OFF];
+      const T* we = w + e * p.w_cols + path[W_OFF];
+      const T* gb = g_c + path[OUT_OFF];
+      if (grad_w) {  // d/dw[u] = sum_m3 g[m3][u] * sum_m1 t[m3][m1] x[m1][u]
+        T* gw = grad_w + e * p.w_cols + path[W_OFF];
+        acc.resize(mul);
+        for (int64_t m3 = 0; m3 < d3; ++m3) {
+          std::fill(acc.begin(), acc.end(), T(0));
+          for (int64_t m1 = 0; m1 < d1; ++m1) {
+            const T c = t[m3 * d1 + m1];
+            const T* xm = xb + m1 * mul;
+            for (int64_t u = 0; u < mul; ++u) acc[u] += c * xm[u];
+          }
+          const T* gm = gb + m3 * mul;
+          for (int64_t u = 0; u < mul; ++u) gw[u] += gm[u] * acc[u];
+        }
+      }
+      if (!gx_j && !gsh_e) continue;
+      wg.resize(d3 * mul);  // w[u] * g[m3][u]
+      for (int64_t m3 = 0; m3 < d3; ++m3)
+        for (int64_t u = 0; u < mul; ++u) wg[m3 * mul + u] = we[u] * gb[m3 * mul + u];
+      if (gx_j) {  // d/dx[m1][u] = sum_m3 t[m3][m1] w[u] g[m3][u]
+        T* gxb = gx_j + path[X_OFF];
+        for (int64_t m1 = 0; m1 < d1; ++m1) {
+          T* gxm = gxb + m1 * mul;
+          for (int64_t m3 = 0; m3 < d3; ++m3) {
+            const T c = t[m3 * d1 + m1];
+            const T* wgm = wg.data() + m3 * mul;
+            for (int64_t u = 0; u < mul; ++u) gxm[u] += c * wgm[u];
+          }
+        }
+      }
+      if (gsh_e) {  // d/dsh[m2] = sum over entries of value * sum_u w[u] g[m3][u] x[m1][u]
+        for (int64_t m3 = 0; m3 < d3; ++m3)
+          for (int64_t m1 = 0; m1 < d1; ++m1) {
+            const T* wgm = wg.data() + m3 * mul;
+            const T* xm = xb + m1 * mul;
+            T s = 0;
+            for (int64_t u = 0; u < mul; ++u) s += wgm[u] * xm[u];
+            g_t[m3 * d1 + m1] = s;
+          }
+        for (int64_t k = path[CG_BEGIN]; k < path[CG_END]; ++k) {
+          const int64_t* idx = p.cg_idx + 3 * k;
+          gsh_e[idx[1]] += cg_val[k] * g_t[idx[2] * d1 + idx[0]];
+        }
+      }
+    }
+  }
+}
+
+NEQUIP_CPU_CLONES void forward_edges(const Problem& p, const float* x, const float* sh, const float* w,
+                                     const float* cg_val, float* out, int64_t begin, int64_t end) {
+  forward_edges_body<float>(p, x, sh, w, cg_val, out, begin, end);
+}
+NEQUIP_CPU_CLONES void forward_edges(const Problem& p, const double* x, const double* sh, const double* w,
+                                     const double* cg_val, double* out, int64_t begin, int64_t end) {
+  forward_edges_body<double>(p, x, sh, w, cg_val, out, begin, end);
+}
+NEQUIP_CPU_CLONES void backward_edges(const Problem& p, const float* x, const float* sh, const float* w,
+                                      const float* cg_val, const float* grad_out, float* grad_x, float* grad_sh,
+                                      float* grad_w, int64_t begin, int64_t end) {
+  backward_edges_body<float>(p, x, sh, w, cg_val, grad_out, grad_x, grad_sh, grad_w, begin, end);
+}
+NEQUIP_CPU_CLONES void backward_edges(const Problem& p, const double* x, const double* sh, const double* w,
+                                      const double* cg_val, const double* grad_out, double* grad_x, double* grad_sh,
+                                      double* grad_w, int64_t begin, int64_t end) {
+  backward_edges_body<double>(p, x, sh, w, cg_val, grad_out, grad_x, grad_sh, grad_w, begin, end);
+}
+
+Problem make_problem(const torch::Tensor& x, const torch::Tensor& sh, const torch::Tensor& w,
+                     const torch::Tensor& center, const torch::Tensor& neighbor, const torch::Tensor& paths,
+                     const torch::Tensor& cg_idx, int64_t f_out) {
+  const int64_t* path_rows = paths.data_ptr<int64_t>();
+  for (int64_t q = 0; q < paths.size(0); ++q) {
+    const int64_t* path = path_rows + q * PATH_COLUMNS;
+    TORCH_CHECK(path[D1] * path[D3] <= MAX_COUPLING, "nequip.kernels: path ", q, " couples irreps of dimensions ",
+                path[D1], " and ", path[D3], "; at most ", MAX_COUPLING, " products are supported");
+    TORCH_CHECK(path[X_OFF] + path[D1] * path[MUL] <= x.size(1) && path[W_OFF] + path[MUL] <= w.size(1) &&
+                    path[OUT_OFF] + path[D3] * path[MUL] <= f_out && path[CG_BEGIN] >= 0 &&
+                    path[CG_END] <= cg_idx.size(0),
+                "nequip.kernels: path ", q, " reaches outside its tensors");
+  }
+  return Problem{x.size(0),   sh.size(0),  x.size(1), f_out, sh.size(1), w.size(1), paths.size(0), path_rows,
+                 cg_idx.data_ptr<int64_t>(), center.data_ptr<int64_t>(), neighbor.data_ptr<int64_t>()};
+}
+
+// runs `edges(buffer, begin, end)` over all edges in parallel, each thread summing into its own
+// (rows, cols) buffer; returns the sum of the buffers
+template <typename T, typename F>
+torch::Tensor sum_over_threads(int64_t num_edges, int64_t rows, int64_t cols, const torch::TensorOptions& options,
+                               const F& edges) {
+  const int64_t threads = std::min<int64_t>(at::get_num_threads(), std::max<int64_t>(1, num_edges / GRAIN));
+  auto buffers = torch::zeros({threads, rows, cols}, options);
+  T* data = buffers.data_ptr<T>();
+  if (threads == 1) {
+    edges(data, 0, num_edges);
+    return buffers[0];
+  }
+  const int64_t per_thread = (num_edges + threads - 1) / threads;
+  at::parallel_for(0, threads, 1, [&](int64_t first, int64_t last) {
+    for (int64_t t = first; t < last; ++t)
+      edges(data + t * rows * cols, t * per_thread, std::min(num_edges, (t + 1) * per_thread));
+  });
+  return buffers.sum(0);
+}
+
+torch::Tensor forward(torch::Tensor x, torch::Tensor sh, torch::Tensor w, torch::Tensor center, torch::Tensor neighbor,
+                      torch::Tensor paths, torch::Tensor cg_idx, torch::Tensor cg_val, int64_t f_out) {
+  check_inputs(x, sh, w, center, neighbor, paths, cg_idx, cg_val);
+  x = x.contiguous(), sh = sh.contiguous(), w = w.contiguous(), center = center.contiguous();
+  neighbor = neighbor.contiguous(), paths = paths.contiguous(), cg_idx = cg_idx.contiguous();
+  cg_val = cg_val.contiguous();
+  const Problem p = make_problem(x, sh, w, center, neighbor, paths, cg_idx, f_out);
+  torch::Tensor out;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "nequip_tensor_product_scatter_forward", [&] {
+    const scalar_t *xd = x.data_ptr<scalar_t>(), *shd = sh.data_ptr<scalar_t>(), *wd = w.data_ptr<scalar_t>();
+    const scalar_t* cgd = cg_val.data_ptr<scalar_t>();
+    out = sum_over_threads<scalar_t>(p.num_edges, p.num_nodes, f_out, x.options(),
+                                     [&](scalar_t* buffer, int64_t begin, int64_t end) {
+                                       forward_edges(p, xd, shd, wd, cgd, buffer, begin, end);
+                                     });
+  });
+  return out;
+}
+
+std::vector<torch::Tensor> backward(torch::Tensor grad_out, torch::Tensor x, torch::Tensor sh, torch::Tensor w,
+                                    torch::Tensor center, torch::Tensor neighbor, torch::Tensor paths,
+                                    torch::Tensor cg_idx, torch::Tensor cg_val, bool need_x, bool need_sh,
+                                    bool need_w) {
+  check_inputs(x, sh, w, center, neighbor, paths, cg_idx, cg_val);
+  TORCH_CHECK(grad_out.dim() == 2 && grad_out.size(0) == x.size(0) && grad_out.scalar_type() == x.scalar_type(),
+              "nequip.kernels: grad_out must be (N, F_out) of the features' dtype");
+  grad_out = grad_out.contiguous(), x = x.contiguous(), sh = sh.contiguous(), w = w.contiguous();
+  center = center.contiguous(), neighbor = neighbor.contiguous(), paths = paths.contiguous();
+  cg_idx = cg_idx.contiguous(), cg_val = cg_val.contiguous();
+  const Problem p = make_problem(x, sh, w, center, neighbor, paths, cg_idx, grad_out.size(1));
+  torch::Tensor grad_x, grad_sh = need_sh ? torch::zeros_like(sh) : torch::Tensor();
+  torch::Tensor grad_w = need_w ? torch::zeros_like(w) : torch::Tensor();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "nequip_tensor_product_scatter_backward", [&] {
+    const scalar_t *xd = x.data_ptr<scalar_t>(), *shd = sh.data_ptr<scalar_t>(), *wd = w.data_ptr<scalar_t>();
+    const scalar_t *cgd = cg_val.data_ptr<scalar_t>(), *gd = grad_out.data_ptr<scalar_t>();
+    scalar_t* gsh = need_sh ? grad_sh.data_ptr<scalar_t>() : nullptr;
+    scalar_t* gw = need_w ? grad_w.data_ptr<scalar_t>() : nullptr;
+    // per-edge gradients are written by the thread that owns the edge; node gradients are summed
+    grad_x = sum_over_threads<scalar_t>(p.num_edges, need_x ? p.num_nodes : 1, need_x ? p.f_in : 1, x.options(),
+                                        [&](scalar_t* buffer, int64_t begin, int64_t end) {
+                                          backward_edges(p, xd, shd, wd, cgd, gd, need_x ? buffer : nullptr,
+                                                                   gsh, gw, begin, end);
+                                        });
+  });
+  return {need_x ? grad_x : torch::Tensor(), grad_sh, grad_w};
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "Fused tensor-product convolution of NequIP's interaction block (CPU).";
+  m.def("tensor_product_scatter_forward", &forward, "summed messages (N, F_out)");
+  m.def("tensor_product_scatter_backward", &backward, "gradients of x, sh and w (undefined where not needed)");
+}

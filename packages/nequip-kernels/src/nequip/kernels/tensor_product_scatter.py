@@ -1,0 +1,121 @@
+"""The fused tensor-product convolution and its pure-PyTorch reference (one contract).
+
+Contract, for ``E`` edges ``(center[e], neighbor[e])`` among ``N`` nodes and ``P`` paths::
+
+    out[center[e], out_offset + m3 * mul + u] += w[e, w_offset + u]
+        * sum_{m1} t_e[m3, m1] * x[neighbor[e], x_offset + m1 * mul + u]
+    t_e[m3, m1] = sum over the path's coefficients (m1, m2, m3, value) of value * sh[e, m2]
+
+for every path (a row of ``paths``, columns :data:`PATH_COLUMNS`): node features ``x`` (N, F_in)
+hold each input irrep channel-last (``[m1][u]``), the output (N, num_outputs) each path's
+``d3 * mul`` values channel-last at ``out_offset``; ``cg_index`` (C, 3) lists the nonzero
+coupling coefficients as rows ``(m1, m2, m3)`` with values ``cg_value`` (C,), a path owning the
+rows ``cg_begin`` to ``cg_end``. Paths that write the same outputs are summed.
+"""
+
+from typing import Optional, Tuple
+
+import torch
+
+from . import _C
+
+#: Columns of a row of ``paths``: channels, input and output irrep dimensions, offsets into
+#: ``x``, ``w`` and the output, and the path's rows of ``cg_index``.
+PATH_COLUMNS = ("mul", "d1", "d3", "x_offset", "w_offset", "out_offset", "cg_begin", "cg_end")
+
+
+def tensor_product_scatter_reference(
+    x: torch.Tensor,
+    sh: torch.Tensor,
+    w: torch.Tensor,
+    center: torch.Tensor,
+    neighbor: torch.Tensor,
+    paths: torch.Tensor,
+    cg_index: torch.Tensor,
+    cg_value: torch.Tensor,
+    num_outputs: int,
+) -> torch.Tensor:
+    """The contract of the module docstring in plain PyTorch operations (differentiable to any order).
+
+    Args:
+        x: (N, F_in) node features, each input irrep channel-last.
+        sh: (E, S) edge spherical harmonics.
+        w: (E, W) per-edge path weights.
+        center: (E,) int64 node receiving each edge's message.
+        neighbor: (E,) int64 node sending its features.
+        paths: (P, 8) int64, columns :data:`PATH_COLUMNS`.
+        cg_index: (C, 3) int64 rows ``(m1, m2, m3)``.
+        cg_value: (C,) coefficients, the dtype of ``x``.
+        num_outputs: F_out, columns of the output.
+
+    Returns:
+        (N, num_outputs) summed messages.
+    """
+    num_edges = sh.shape[0]
+    out = x.new_zeros(x.shape[0], num_outputs)
+    for mul, d1, d3, x_offset, w_offset, out_offset, begin, end in paths.tolist():
+        m1, m2, m3 = cg_index[begin:end].unbind(1)
+        t = sh.new_zeros(num_edges, d3 * d1).index_add(1, m3 * d1 + m1, sh[:, m2] * cg_value[begin:end])
+        x_j = x[neighbor, x_offset : x_offset + d1 * mul].view(num_edges, d1, mul)
+        messages = torch.bmm(t.view(num_edges, d3, d1), x_j) * w[:, w_offset : w_offset + mul].unsqueeze(1)
+        out[:, out_offset : out_offset + d3 * mul].index_add_(0, center, messages.reshape(num_edges, d3 * mul))
+    return out
+
+
+class _FusedTensorProductScatter(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, sh, w, center, neighbor, paths, cg_index, cg_value, num_outputs):
+        ctx.save_for_backward(x, sh, w, center, neighbor, paths, cg_index, cg_value)
+        ctx.num_outputs = num_outputs
+        return _C.tensor_product_scatter_forward(x, sh, w, center, neighbor, paths, cg_index, cg_value, num_outputs)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, sh, w, center, neighbor, paths, cg_index, cg_value = ctx.saved_tensors
+        needs = ctx.needs_input_grad[:3]
+        grads: Tuple[Optional[torch.Tensor], ...]
+        if torch.is_grad_enabled():
+            # the gradient will be differentiated again (create_graph, e.g. force training):
+            # take it through the reference, whose own gradients exist
+            inputs = [t for t, need in zip((x, sh, w), needs) if need]
+            out = tensor_product_scatter_reference(
+                x, sh, w, center, neighbor, paths, cg_index, cg_value, ctx.num_outputs
+            )
+            found = iter(torch.autograd.grad(out, inputs, grad_out, create_graph=True))
+            grads = tuple(next(found) if need else None for need in needs)
+        else:
+            grads = tuple(
+                g if need else None
+                for g, need in zip(
+                    _C.tensor_product_scatter_backward(
+                        grad_out, x, sh, w, center, neighbor, paths, cg_index, cg_value, *needs
+                    ),
+                    needs,
+                )
+            )
+        return (*grads, None, None, None, None, None, None)
+
+
+def tensor_product_scatter(
+    x: torch.Tensor,
+    sh: torch.Tensor,
+    w: torch.Tensor,
+    center: torch.Tensor,
+    neighbor: torch.Tensor,
+    paths: torch.Tensor,
+    cg_index: torch.Tensor,
+    cg_value: torch.Tensor,
+    num_outputs: int,
+) -> torch.Tensor:
+    """The contract of the module docstring, fused: one C++/OpenMP pass over the edges (CPU tensors).
+
+    Same arguments and result as :func:`tensor_product_scatter_reference`, to rounding (the
+    sums run in another order). Differentiable with respect to ``x``, ``sh`` and ``w``: the
+    first derivatives are fused kernels too; derivatives of those derivatives (a backward
+    pass with ``create_graph=True``) are taken through the reference.
+
+    Raises:
+        RuntimeError: tensors not on the CPU, of different floating dtypes, of inconsistent
+            shapes, or edge indices outside ``[0, N)`` (the message names which).
+    """
+    return _FusedTensorProductScatter.apply(x, sh, w, center, neighbor, paths, cg_index, cg_value, num_outputs)

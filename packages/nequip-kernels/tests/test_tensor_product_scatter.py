@@ -1,0 +1,123 @@
+"""The fused convolution against its PyTorch reference, on random path tables of the contract."""
+
+import pytest
+import torch
+
+from nequip.kernels import PATH_COLUMNS, tensor_product_scatter, tensor_product_scatter_reference
+
+
+def _problem(dtype=torch.float64, num_nodes=9, num_edges=70, seed=0):
+    """Random inputs and paths: irreps of dimensions 1, 3 and 5 with 3 or 4 channels, random sparse
+    coefficients, two paths writing the same outputs (they must be summed)."""
+    g = torch.Generator().manual_seed(seed)
+    # (mul, d1, d3, x_offset, w_offset, out_offset)
+    layout = [(3, 1, 1, 0, 0, 0), (3, 1, 3, 0, 3, 3), (4, 3, 1, 3, 6, 12), (4, 3, 5, 3, 10, 16), (4, 3, 5, 3, 14, 16)]
+    num_sh, f_in, num_w, f_out = 9, 15, 18, 36
+    paths, index, value = [], [], []
+    for mul, d1, d3, x_offset, w_offset, out_offset in layout:
+        begin = len(index)
+        for m1 in range(d1):
+            for m3 in range(d3):
+                for m2 in torch.randperm(num_sh, generator=g)[:2].tolist():
+                    index.append([m1, m2, m3])
+                    value.append(torch.randn((), generator=g, dtype=torch.float64).item())
+        paths.append([mul, d1, d3, x_offset, w_offset, out_offset, begin, len(index)])
+    tables = (torch.tensor(paths), torch.tensor(index), torch.tensor(value, dtype=dtype), f_out)
+    x = torch.randn(num_nodes, f_in, generator=g, dtype=dtype)
+    sh = torch.randn(num_edges, num_sh, generator=g, dtype=dtype)
+    w = torch.randn(num_edges, num_w, generator=g, dtype=dtype)
+    center = torch.randint(0, num_nodes, (num_edges,), generator=g)
+    neighbor = torch.randint(0, num_nodes, (num_edges,), generator=g)
+    return (x, sh, w, center, neighbor), tables
+
+
+def test_path_columns_name_the_table():
+    assert len(PATH_COLUMNS) == 8 and PATH_COLUMNS[0] == "mul" and PATH_COLUMNS[-1] == "cg_end"
+
+
+def test_reference_follows_the_contract_edge_by_edge():
+    (x, sh, w, center, neighbor), (paths, index, value, f_out) = _problem(num_edges=12)
+    expected = torch.zeros(x.shape[0], f_out, dtype=x.dtype)
+    for e in range(sh.shape[0]):
+        for mul, d1, d3, x_off, w_off, out_off, begin, end in paths.tolist():
+            t = torch.zeros(d3, d1, dtype=x.dtype)
+            for (m1, m2, m3), v in zip(index[begin:end].tolist(), value[begin:end]):
+                t[m3, m1] += v * sh[e, m2]
+            x_j = x[neighbor[e], x_off : x_off + d1 * mul].view(d1, mul)
+            message = (t @ x_j) * w[e, w_off : w_off + mul]
+            expected[center[e], out_off : out_off + d3 * mul] += message.reshape(-1)
+    out = tensor_product_scatter_reference(x, sh, w, center, neighbor, paths, index, value, f_out)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype,tolerance", [(torch.float64, 1e-11), (torch.float32, 2e-5)])
+def test_fused_matches_reference_values_and_gradients(threads, dtype, tolerance):
+    inputs, tables = _problem(dtype, num_edges=500)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        fused_inputs = [t.clone().requires_grad_(True) for t in inputs[:3]]
+        ref_inputs = [t.clone().requires_grad_(True) for t in inputs[:3]]
+        out = tensor_product_scatter(*fused_inputs, *inputs[3:], *tables)
+        expected = tensor_product_scatter_reference(*ref_inputs, *inputs[3:], *tables)
+        torch.testing.assert_close(out, expected, rtol=tolerance, atol=tolerance)
+        probe = torch.randn_like(out)
+        grads = torch.autograd.grad(out, fused_inputs, probe)
+        ref_grads = torch.autograd.grad(expected, ref_inputs, probe)
+        for name, g, r in zip(("x", "sh", "w"), grads, ref_grads):
+            torch.testing.assert_close(g, r, rtol=tolerance, atol=tolerance, msg=f"gradient of {name}")
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("wanted", [(0,), (1,), (2,), (0, 2)])
+def test_fused_gradients_of_some_inputs(wanted):
+    """Only the inputs that require gradients get them (forces need x, sh and w; not all callers do)."""
+    inputs, tables = _problem()
+    fused_inputs = [t.clone().requires_grad_(i in wanted) for i, t in enumerate(inputs[:3])]
+    ref_inputs = [t.clone().requires_grad_(i in wanted) for i, t in enumerate(inputs[:3])]
+    out = tensor_product_scatter(*fused_inputs, *inputs[3:], *tables)
+    expected = tensor_product_scatter_reference(*ref_inputs, *inputs[3:], *tables)
+    probe = torch.randn_like(out)
+    grads = torch.autograd.grad(out, [fused_inputs[i] for i in wanted], probe)
+    ref_grads = torch.autograd.grad(expected, [ref_inputs[i] for i in wanted], probe)
+    for g, r in zip(grads, ref_grads):
+        torch.testing.assert_close(g, r, rtol=0, atol=1e-11)
+
+
+def test_fused_gradients_pass_gradcheck_and_gradgradcheck():
+    """First derivatives by the fused backward, second ones (create_graph) through the reference."""
+    inputs, tables = _problem(num_nodes=4, num_edges=10)
+    leaves = [t.clone().requires_grad_(True) for t in inputs[:3]]
+
+    def fn(x, sh, w):
+        return tensor_product_scatter(x, sh, w, *inputs[3:], *tables)
+
+    assert torch.autograd.gradcheck(fn, leaves)
+    assert torch.autograd.gradgradcheck(fn, leaves)
+
+
+def test_no_edges_give_zeros():
+    (x, sh, w, center, neighbor), tables = _problem()
+    out = tensor_product_scatter(x, sh[:0], w[:0], center[:0], neighbor[:0], *tables)
+    assert out.shape == (x.shape[0], tables[3]) and bool((out == 0).all())
+
+
+def test_bad_inputs_are_named():
+    (x, sh, w, center, neighbor), tables = _problem()
+    paths, index, value, f_out = tables
+    with pytest.raises(
+        RuntimeError, match=r"edge indices must be in \[0, 9\), got centers in \[9, 9\] and neighbors in \[0, 8\]"
+    ):
+        tensor_product_scatter(x, sh, w, center.clone().fill_(9), neighbor, *tables)
+    with pytest.raises(RuntimeError, match="must have one dtype"):
+        tensor_product_scatter(x.float(), sh, w, center, neighbor, *tables)
+    with pytest.raises(RuntimeError, match="one row per edge, got 70, 69"):
+        tensor_product_scatter(x, sh, w[:-1], center, neighbor, *tables)
+    with pytest.raises(RuntimeError, match="edge indices must be int64"):
+        tensor_product_scatter(x, sh, w, center.int(), neighbor, *tables)
+    wide = paths.clone()
+    wide[0, 5] = f_out  # path 0 would write past the output's last column
+    with pytest.raises(RuntimeError, match="path 0 reaches outside its tensors"):
+        tensor_product_scatter(x, sh, w, center, neighbor, wide, index, value, f_out)
