@@ -15,10 +15,14 @@
 // with t[m3][m1] = sum over the path's entries (m1, m2, m3) of value * sh[e, m2].
 //
 // Edges are split among threads; sums into nodes go to one buffer per thread, added at the end.
+//
+// Registered as the operators nequip_kernels::tensor_product_scatter and
+// nequip_kernels::tensor_product_scatter_backward (no Python in this library, so that programs
+// without Python, such as LAMMPS running an exported model, can load it too).
 
-#include <torch/extension.h>
-
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <torch/library.h>
 
 #include <algorithm>
 #include <vector>
@@ -45,21 +49,21 @@ struct Problem {
   const int64_t* neighbor;
 };
 
-void check_inputs(const torch::Tensor& x, const torch::Tensor& sh, const torch::Tensor& w, const torch::Tensor& center,
-                  const torch::Tensor& neighbor, const torch::Tensor& paths, const torch::Tensor& cg_idx,
-                  const torch::Tensor& cg_val) {
+void check_inputs(const at::Tensor& x, const at::Tensor& sh, const at::Tensor& w, const at::Tensor& center,
+                  const at::Tensor& neighbor, const at::Tensor& paths, const at::Tensor& cg_idx,
+                  const at::Tensor& cg_val) {
   TORCH_CHECK(x.device().is_cpu() && sh.device().is_cpu() && w.device().is_cpu(), "nequip.kernels: CPU tensors only");
   TORCH_CHECK(x.dim() == 2 && sh.dim() == 2 && w.dim() == 2, "nequip.kernels: x, sh and w must be 2-D");
   TORCH_CHECK(sh.scalar_type() == x.scalar_type() && w.scalar_type() == x.scalar_type() &&
                   cg_val.scalar_type() == x.scalar_type(),
               "nequip.kernels: x, sh, w and cg_val must have one dtype, got ", x.scalar_type(), ", ", sh.scalar_type(),
               ", ", w.scalar_type(), ", ", cg_val.scalar_type());
-  TORCH_CHECK(center.scalar_type() == torch::kLong && neighbor.scalar_type() == torch::kLong,
+  TORCH_CHECK(center.scalar_type() == at::kLong && neighbor.scalar_type() == at::kLong,
               "nequip.kernels: edge indices must be int64");
   TORCH_CHECK(sh.size(0) == w.size(0) && center.numel() == sh.size(0) && neighbor.numel() == sh.size(0),
               "nequip.kernels: sh, w, center and neighbor must have one row per edge, got ", sh.size(0), ", ", w.size(0),
               ", ", center.numel(), ", ", neighbor.numel());
-  TORCH_CHECK(paths.dim() == 2 && paths.size(1) == PATH_COLUMNS && paths.scalar_type() == torch::kLong,
+  TORCH_CHECK(paths.dim() == 2 && paths.size(1) == PATH_COLUMNS && paths.scalar_type() == at::kLong,
               "nequip.kernels: paths must be (P, 8) int64");
   TORCH_CHECK(cg_idx.dim() == 2 && cg_idx.size(1) == 3 && cg_idx.size(0) == cg_val.numel(),
               "nequip.kernels: cg_idx must be (C, 3) with one value per row");
@@ -195,9 +199,9 @@ NEQUIP_CPU_CLONES void backward_edges(const Problem& p, const double* x, const d
   backward_edges_body<double>(p, x, sh, w, cg_val, grad_out, grad_x, grad_sh, grad_w, begin, end);
 }
 
-Problem make_problem(const torch::Tensor& x, const torch::Tensor& sh, const torch::Tensor& w,
-                     const torch::Tensor& center, const torch::Tensor& neighbor, const torch::Tensor& paths,
-                     const torch::Tensor& cg_idx, int64_t f_out) {
+Problem make_problem(const at::Tensor& x, const at::Tensor& sh, const at::Tensor& w,
+                     const at::Tensor& center, const at::Tensor& neighbor, const at::Tensor& paths,
+                     const at::Tensor& cg_idx, int64_t f_out) {
   const int64_t* path_rows = paths.data_ptr<int64_t>();
   for (int64_t q = 0; q < paths.size(0); ++q) {
     const int64_t* path = path_rows + q * PATH_COLUMNS;
@@ -215,10 +219,10 @@ Problem make_problem(const torch::Tensor& x, const torch::Tensor& sh, const torc
 // runs `edges(buffer, begin, end)` over all edges in parallel, each thread summing into its own
 // (rows, cols) buffer; returns the sum of the buffers
 template <typename T, typename F>
-torch::Tensor sum_over_threads(int64_t num_edges, int64_t rows, int64_t cols, const torch::TensorOptions& options,
+at::Tensor sum_over_threads(int64_t num_edges, int64_t rows, int64_t cols, const at::TensorOptions& options,
                                const F& edges) {
   const int64_t threads = std::min<int64_t>(at::get_num_threads(), std::max<int64_t>(1, num_edges / GRAIN));
-  auto buffers = torch::zeros({threads, rows, cols}, options);
+  auto buffers = at::zeros({threads, rows, cols}, options);
   T* data = buffers.data_ptr<T>();
   if (threads == 1) {
     edges(data, 0, num_edges);
@@ -232,14 +236,14 @@ torch::Tensor sum_over_threads(int64_t num_edges, int64_t rows, int64_t cols, co
   return buffers.sum(0);
 }
 
-torch::Tensor forward(torch::Tensor x, torch::Tensor sh, torch::Tensor w, torch::Tensor center, torch::Tensor neighbor,
-                      torch::Tensor paths, torch::Tensor cg_idx, torch::Tensor cg_val, int64_t f_out) {
+at::Tensor forward(at::Tensor x, at::Tensor sh, at::Tensor w, at::Tensor center, at::Tensor neighbor,
+                      at::Tensor paths, at::Tensor cg_idx, at::Tensor cg_val, int64_t f_out) {
   check_inputs(x, sh, w, center, neighbor, paths, cg_idx, cg_val);
   x = x.contiguous(), sh = sh.contiguous(), w = w.contiguous(), center = center.contiguous();
   neighbor = neighbor.contiguous(), paths = paths.contiguous(), cg_idx = cg_idx.contiguous();
   cg_val = cg_val.contiguous();
   const Problem p = make_problem(x, sh, w, center, neighbor, paths, cg_idx, f_out);
-  torch::Tensor out;
+  at::Tensor out;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "nequip_tensor_product_scatter_forward", [&] {
     const scalar_t *xd = x.data_ptr<scalar_t>(), *shd = sh.data_ptr<scalar_t>(), *wd = w.data_ptr<scalar_t>();
     const scalar_t* cgd = cg_val.data_ptr<scalar_t>();
@@ -251,9 +255,9 @@ torch::Tensor forward(torch::Tensor x, torch::Tensor sh, torch::Tensor w, torch:
   return out;
 }
 
-std::vector<torch::Tensor> backward(torch::Tensor grad_out, torch::Tensor x, torch::Tensor sh, torch::Tensor w,
-                                    torch::Tensor center, torch::Tensor neighbor, torch::Tensor paths,
-                                    torch::Tensor cg_idx, torch::Tensor cg_val, bool need_x, bool need_sh,
+std::tuple<at::Tensor, at::Tensor, at::Tensor> backward(at::Tensor grad_out, at::Tensor x, at::Tensor sh, at::Tensor w,
+                                    at::Tensor center, at::Tensor neighbor, at::Tensor paths,
+                                    at::Tensor cg_idx, at::Tensor cg_val, bool need_x, bool need_sh,
                                     bool need_w) {
   check_inputs(x, sh, w, center, neighbor, paths, cg_idx, cg_val);
   TORCH_CHECK(grad_out.dim() == 2 && grad_out.size(0) == x.size(0) && grad_out.scalar_type() == x.scalar_type(),
@@ -262,8 +266,8 @@ std::vector<torch::Tensor> backward(torch::Tensor grad_out, torch::Tensor x, tor
   center = center.contiguous(), neighbor = neighbor.contiguous(), paths = paths.contiguous();
   cg_idx = cg_idx.contiguous(), cg_val = cg_val.contiguous();
   const Problem p = make_problem(x, sh, w, center, neighbor, paths, cg_idx, grad_out.size(1));
-  torch::Tensor grad_x, grad_sh = need_sh ? torch::zeros_like(sh) : torch::Tensor();
-  torch::Tensor grad_w = need_w ? torch::zeros_like(w) : torch::Tensor();
+  at::Tensor grad_x, grad_sh = need_sh ? at::zeros_like(sh) : sh.new_empty({0});
+  at::Tensor grad_w = need_w ? at::zeros_like(w) : w.new_empty({0});
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "nequip_tensor_product_scatter_backward", [&] {
     const scalar_t *xd = x.data_ptr<scalar_t>(), *shd = sh.data_ptr<scalar_t>(), *wd = w.data_ptr<scalar_t>();
     const scalar_t *cgd = cg_val.data_ptr<scalar_t>(), *gd = grad_out.data_ptr<scalar_t>();
@@ -276,13 +280,23 @@ std::vector<torch::Tensor> backward(torch::Tensor grad_out, torch::Tensor x, tor
                                                                    gsh, gw, begin, end);
                                         });
   });
-  return {need_x ? grad_x : torch::Tensor(), grad_sh, grad_w};
+  return {need_x ? grad_x : x.new_empty({0}), grad_sh, grad_w};
 }
 
 }  // namespace
 
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "Fused tensor-product convolution of NequIP's interaction block (CPU).";
-  m.def("tensor_product_scatter_forward", &forward, "summed messages (N, F_out)");
-  m.def("tensor_product_scatter_backward", &backward, "gradients of x, sh and w (undefined where not needed)");
+TORCH_LIBRARY(nequip_kernels, m) {
+  m.def(
+      "tensor_product_scatter(Tensor x, Tensor sh, Tensor w, Tensor center, Tensor neighbor, Tensor paths, "
+      "Tensor cg_index, Tensor cg_value, int num_outputs) -> Tensor");
+  // gradients of x, sh and w; those not asked for are empty
+  m.def(
+      "tensor_product_scatter_backward(Tensor grad_out, Tensor x, Tensor sh, Tensor w, Tensor center, "
+      "Tensor neighbor, Tensor paths, Tensor cg_index, Tensor cg_value, bool need_x, bool need_sh, bool need_w) "
+      "-> (Tensor, Tensor, Tensor)");
+}
+
+TORCH_LIBRARY_IMPL(nequip_kernels, CPU, m) {
+  m.impl("tensor_product_scatter", &forward);
+  m.impl("tensor_product_scatter_backward", &backward);
 }

@@ -98,6 +98,28 @@ def test_fused_gradients_pass_gradcheck_and_gradgradcheck():
     assert torch.autograd.gradgradcheck(fn, leaves)
 
 
+def test_operator_traces_as_one_call():
+    """Registered with its shapes and gradient: compiled and traced graphs keep it as one operator,
+    forward and backward."""
+    inputs, tables = _problem(num_edges=40)
+
+    def energy_like(x, sh, w):
+        return tensor_product_scatter(x, sh, w, *inputs[3:], *tables).square().sum()
+
+    def forces_like(x, sh, w):
+        return torch.autograd.grad(energy_like(x, sh, w), (x, sh, w))
+
+    leaves = [t.clone().requires_grad_(True) for t in inputs[:3]]
+    expected = forces_like(*leaves)
+    compiled = torch.compile(energy_like, backend="aot_eager", fullgraph=True)
+    for g, r in zip(torch.autograd.grad(compiled(*leaves), leaves), expected):
+        torch.testing.assert_close(g, r, rtol=0, atol=1e-12)
+    graph = torch.fx.experimental.proxy_tensor.make_fx(forces_like)(*leaves).graph
+    targets = {str(node.target) for node in graph.nodes if node.op == "call_function"}
+    assert "nequip_kernels.tensor_product_scatter.default" in targets
+    assert "nequip_kernels.tensor_product_scatter_backward.default" in targets
+
+
 def test_no_edges_give_zeros():
     (x, sh, w, center, neighbor), tables = _problem()
     out = tensor_product_scatter(x, sh[:0], w[:0], center[:0], neighbor[:0], *tables)

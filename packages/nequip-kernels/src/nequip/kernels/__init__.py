@@ -9,9 +9,10 @@ taken through it when they must themselves be differentiated (force training).
 """
 
 from .tensor_product_scatter import (
+    OPERATOR_LIBRARY,
     PATH_COLUMNS,
     tensor_product_scatter,
     tensor_product_scatter_reference,
 )
 
-__all__ = ["PATH_COLUMNS", "tensor_product_scatter", "tensor_product_scatter_reference"]
+__all__ = ["OPERATOR_LIBRARY", "PATH_COLUMNS", "tensor_product_scatter", "tensor_product_scatter_reference"]

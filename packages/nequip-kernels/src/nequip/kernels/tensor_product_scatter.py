@@ -13,11 +13,30 @@ coupling coefficients as rows ``(m1, m2, m3)`` with values ``cg_value`` (C,), a 
 rows ``cg_begin`` to ``cg_end``. Paths that write the same outputs are summed.
 """
 
+import importlib.util
 from typing import Optional, Tuple
 
 import torch
 
-from . import _C
+_REBUILD = (
+    "rebuild it against the installed torch: `uv sync --reinstall-package nequip-kernels` in the workspace, "
+    "`pip install --no-build-isolation --force-reinstall ./packages/nequip-kernels` elsewhere"
+)
+
+
+def _operator_library() -> str:
+    spec = importlib.util.find_spec("nequip.kernels._ops")
+    if spec is None or spec.origin is None:
+        raise ImportError(f"nequip-kernels: its operator library (nequip/kernels/_ops*.so) was not built; {_REBUILD}")
+    try:
+        torch.ops.load_library(spec.origin)
+    except OSError as error:  # e.g. built against another torch: undefined symbols
+        raise ImportError(f"nequip-kernels: {spec.origin} does not load ({error}); {_REBUILD}") from error
+    return spec.origin
+
+
+#: The shared library that registers the operators ``torch.ops.nequip_kernels.*`` (C++, no Python).
+OPERATOR_LIBRARY: str = _operator_library()
 
 #: Columns of a row of ``paths``: channels, input and output irrep dimensions, offsets into
 #: ``x``, ``w`` and the output, and the path's rows of ``cg_index``.
@@ -62,38 +81,41 @@ def tensor_product_scatter_reference(
     return out
 
 
-class _FusedTensorProductScatter(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, sh, w, center, neighbor, paths, cg_index, cg_value, num_outputs):
-        ctx.save_for_backward(x, sh, w, center, neighbor, paths, cg_index, cg_value)
-        ctx.num_outputs = num_outputs
-        return _C.tensor_product_scatter_forward(x, sh, w, center, neighbor, paths, cg_index, cg_value, num_outputs)
+@torch.library.register_fake("nequip_kernels::tensor_product_scatter")
+def _forward_shape(x, sh, w, center, neighbor, paths, cg_index, cg_value, num_outputs):
+    return x.new_empty(x.shape[0], num_outputs)
 
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, sh, w, center, neighbor, paths, cg_index, cg_value = ctx.saved_tensors
-        needs = ctx.needs_input_grad[:3]
-        grads: Tuple[Optional[torch.Tensor], ...]
-        if torch.is_grad_enabled():
-            # the gradient will be differentiated again (create_graph, e.g. force training):
-            # take it through the reference, whose own gradients exist
-            inputs = [t for t, need in zip((x, sh, w), needs) if need]
-            out = tensor_product_scatter_reference(
-                x, sh, w, center, neighbor, paths, cg_index, cg_value, ctx.num_outputs
-            )
-            found = iter(torch.autograd.grad(out, inputs, grad_out, create_graph=True))
-            grads = tuple(next(found) if need else None for need in needs)
-        else:
-            grads = tuple(
-                g if need else None
-                for g, need in zip(
-                    _C.tensor_product_scatter_backward(
-                        grad_out, x, sh, w, center, neighbor, paths, cg_index, cg_value, *needs
-                    ),
-                    needs,
-                )
-            )
-        return (*grads, None, None, None, None, None, None)
+
+@torch.library.register_fake("nequip_kernels::tensor_product_scatter_backward")
+def _backward_shapes(grad_out, x, sh, w, center, neighbor, paths, cg_index, cg_value, need_x, need_sh, need_w):
+    return tuple(t.new_empty(t.shape if need else (0,)) for t, need in ((x, need_x), (sh, need_sh), (w, need_w)))
+
+
+def _save_inputs(ctx, inputs, output):
+    ctx.save_for_backward(*inputs[:8])
+    ctx.num_outputs = inputs[8]
+
+
+def _gradients(ctx, grad_out):
+    x, sh, w, center, neighbor, paths, cg_index, cg_value = ctx.saved_tensors
+    needs = ctx.needs_input_grad[:3]
+    grads: Tuple[Optional[torch.Tensor], ...]
+    if torch.is_grad_enabled():
+        # the gradient will be differentiated again (create_graph, e.g. force training):
+        # take it through the reference, whose own gradients exist
+        inputs = [t for t, need in zip((x, sh, w), needs) if need]
+        out = tensor_product_scatter_reference(x, sh, w, center, neighbor, paths, cg_index, cg_value, ctx.num_outputs)
+        found = iter(torch.autograd.grad(out, inputs, grad_out, create_graph=True))
+        grads = tuple(next(found) if need else None for need in needs)
+    else:
+        computed = torch.ops.nequip_kernels.tensor_product_scatter_backward(
+            grad_out, x, sh, w, center, neighbor, paths, cg_index, cg_value, *needs
+        )
+        grads = tuple(g if need else None for g, need in zip(computed, needs))
+    return (*grads, None, None, None, None, None, None)
+
+
+torch.library.register_autograd("nequip_kernels::tensor_product_scatter", _gradients, setup_context=_save_inputs)
 
 
 def tensor_product_scatter(
@@ -109,6 +131,10 @@ def tensor_product_scatter(
 ) -> torch.Tensor:
     """The contract of the module docstring, fused: one C++/OpenMP pass over the edges (CPU tensors).
 
+    The operator ``torch.ops.nequip_kernels.tensor_product_scatter`` (registered from
+    :data:`OPERATOR_LIBRARY`, with its shapes for tracing and its gradient formula), so that
+    ``torch.compile``, ``torch.export`` and AOTInductor keep it as one call.
+
     Same arguments and result as :func:`tensor_product_scatter_reference`, to rounding (the
     sums run in another order). Differentiable with respect to ``x``, ``sh`` and ``w``: the
     first derivatives are fused kernels too; derivatives of those derivatives (a backward
@@ -118,4 +144,6 @@ def tensor_product_scatter(
         RuntimeError: tensors not on the CPU, of different floating dtypes, of inconsistent
             shapes, or edge indices outside ``[0, N)`` (the message names which).
     """
-    return _FusedTensorProductScatter.apply(x, sh, w, center, neighbor, paths, cg_index, cg_value, num_outputs)
+    return torch.ops.nequip_kernels.tensor_product_scatter(
+        x, sh, w, center, neighbor, paths, cg_index, cg_value, num_outputs
+    )

@@ -49,9 +49,7 @@ except ModuleNotFoundError as error:  # not installed
     _fused_tensor_product_scatter = None
 except ImportError as error:  # installed, but its compiled library does not load (e.g. built for another torch)
     warnings.warn(
-        f"nequip-kernels is installed but does not load ({error}); the convolution runs in PyTorch operations "
-        "(same numbers, slower on the CPU). Rebuild it against this torch: `uv sync --reinstall-package nequip-kernels` "
-        "or `pip install --no-build-isolation --force-reinstall nequip-kernels`.",
+        f"{error}. Until then the convolution runs in PyTorch operations (same numbers, slower on the CPU).",
         stacklevel=2,
     )
     _fused_tensor_product_scatter = None
