@@ -76,6 +76,21 @@ void check_inputs(const at::Tensor& x, const at::Tensor& sh, const at::Tensor& w
   }
 }
 
+// sum_u a[u] b[u] in LANES independent partial sums, which the compiler vectorizes (a single
+// running sum would have to be added in order, one lane at a time)
+constexpr int64_t LANES = 16;
+template <typename T>
+inline __attribute__((always_inline)) T dot(const T* a, const T* b, int64_t n) {
+  T partial[LANES] = {};
+  int64_t u = 0;
+  for (; u + LANES <= n; u += LANES)
+    for (int64_t k = 0; k < LANES; ++k) partial[k] += a[u + k] * b[u + k];
+  T sum = 0;
+  for (; u < n; ++u) sum += a[u] * b[u];
+  for (int64_t k = 0; k < LANES; ++k) sum += partial[k];
+  return sum;
+}
+
 // t[m3 * d1 + m1] = sum of the path's coefficients times the edge's spherical harmonics
 template <typename T>
 inline __attribute__((always_inline)) void couplings(const int64_t* path, const int64_t* cg_idx, const T* cg_val, const T* sh_e, T* t) {
@@ -167,9 +182,7 @@ inline __attribute__((always_inline)) void backward_edges_body(const Problem& p,
           for (int64_t m1 = 0; m1 < d1; ++m1) {
             const T* wgm = wg.data() + m3 * mul;
             const T* xm = xb + m1 * mul;
-            T s = 0;
-            for (int64_t u = 0; u < mul; ++u) s += wgm[u] * xm[u];
-            g_t[m3 * d1 + m1] = s;
+            g_t[m3 * d1 + m1] = dot(wgm, xm, mul);
           }
         for (int64_t k = path[CG_BEGIN]; k < path[CG_END]; ++k) {
           const int64_t* idx = p.cg_idx + 3 * k;
@@ -207,6 +220,9 @@ Problem make_problem(const at::Tensor& x, const at::Tensor& sh, const at::Tensor
     const int64_t* path = path_rows + q * PATH_COLUMNS;
     TORCH_CHECK(path[D1] * path[D3] <= MAX_COUPLING, "nequip.kernels: path ", q, " couples irreps of dimensions ",
                 path[D1], " and ", path[D3], "; at most ", MAX_COUPLING, " products are supported");
+    TORCH_CHECK(path[MUL] >= 1 && path[D1] >= 1 && path[D3] >= 1 && path[X_OFF] >= 0 && path[W_OFF] >= 0 &&
+                    path[OUT_OFF] >= 0 && path[CG_BEGIN] <= path[CG_END],
+                "nequip.kernels: path ", q, " has a nonpositive size or a negative offset");
     TORCH_CHECK(path[X_OFF] + path[D1] * path[MUL] <= x.size(1) && path[W_OFF] + path[MUL] <= w.size(1) &&
                     path[OUT_OFF] + path[D3] * path[MUL] <= f_out && path[CG_BEGIN] >= 0 &&
                     path[CG_END] <= cg_idx.size(0),

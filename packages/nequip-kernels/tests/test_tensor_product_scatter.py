@@ -86,6 +86,22 @@ def test_fused_gradients_of_some_inputs(wanted):
         torch.testing.assert_close(g, r, rtol=0, atol=1e-11)
 
 
+def test_weights_shared_by_paths_or_unused():
+    """Weight gradients are summed over the paths that share a column and zero where no path reads one."""
+    (x, sh, w, center, neighbor), (paths, index, value, f_out) = _problem()
+    shared = paths.clone()
+    shared[4, 4] = shared[3, 4]  # path 4 reads path 3's weights
+    w = torch.cat([w, torch.randn(w.shape[0], 2, dtype=w.dtype)], dim=1)  # two columns no path reads
+    fused_w, ref_w = w.clone().requires_grad_(True), w.clone().requires_grad_(True)
+    out = tensor_product_scatter(x, sh, fused_w, center, neighbor, shared, index, value, f_out)
+    expected = tensor_product_scatter_reference(x, sh, ref_w, center, neighbor, shared, index, value, f_out)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-11)
+    probe = torch.randn_like(out)
+    (grad,), (ref_grad,) = torch.autograd.grad(out, fused_w, probe), torch.autograd.grad(expected, ref_w, probe)
+    torch.testing.assert_close(grad, ref_grad, rtol=0, atol=1e-11)
+    assert bool((grad[:, 14:18] == 0).all() and (grad[:, -2:] == 0).all())
+
+
 def test_fused_gradients_pass_gradcheck_and_gradgradcheck():
     """First derivatives by the fused backward, second ones (create_graph) through the reference."""
     inputs, tables = _problem(num_nodes=4, num_edges=10)
@@ -143,3 +159,7 @@ def test_bad_inputs_are_named():
     wide[0, 5] = f_out  # path 0 would write past the output's last column
     with pytest.raises(RuntimeError, match="path 0 reaches outside its tensors"):
         tensor_product_scatter(x, sh, w, center, neighbor, wide, index, value, f_out)
+    negative = paths.clone()
+    negative[2, 3] = -1
+    with pytest.raises(RuntimeError, match="path 2 has a nonpositive size or a negative offset"):
+        tensor_product_scatter(x, sh, w, center, neighbor, negative, index, value, f_out)
