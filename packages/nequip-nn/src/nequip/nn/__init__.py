@@ -11,6 +11,10 @@ workspace. Other distributions add whole subpackages to the namespace (``nequip-
 ships :mod:`nequip.nn.pair_potential`).
 """
 
+from .e3nn_import import import_e3nn  # noqa: E402
+
+import_e3nn()  # before any module below imports e3nn: keeps torch._dynamo out of processes that never compile
+
 from .atomwise import AtomwiseLinear, AtomwiseOperation, AtomwiseReduce  # noqa: E402
 from .convnet import ConvNetLayer  # noqa: E402
 from .field_modules import ApplyFactor, Concat, SaveForOutput  # noqa: E402
