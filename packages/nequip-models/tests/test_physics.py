@@ -12,6 +12,7 @@ import torch
 
 from nequip.data import AtomicDataDict, keys
 from nequip.model import NequIPGNNEnergyModel, NequIPGNNModel
+from nequip.nn.kernels import HAS_FUSED_KERNELS, TensorProductScatter
 from nequip.nn.testkit import (
     check_all,
     check_batch_consistency,
@@ -88,10 +89,14 @@ def _build(builder, config, seed=0):
 
 
 @pytest.mark.parametrize("name", list(MATRIX))
-def test_physics_kit_passes(name):
+@pytest.mark.parametrize("training", [True, False])
+def test_physics_kit_passes(name, training):
+    """In training mode and in eval mode (where the convolution is nequip-kernels' fused kernel on the CPU)."""
     config = MATRIX[name]
-    model = _build(NequIPGNNModel, config)
+    model = _build(NequIPGNNModel, config).train(training)
     assert not any("bias" in n for n, _ in model.named_parameters())
+    kernels = [m for m in model.modules() if isinstance(m, TensorProductScatter)]
+    assert kernels and all(k.uses_fused_kernel(torch.zeros(1)) == (HAS_FUSED_KERNELS and not training) for k in kernels)
     check_all(model, TYPES, R_MAX, config["shifts"])
 
 
