@@ -283,3 +283,31 @@ def test_per_type_self_connection_checks_the_tensor_product():
     uvu = o3.TensorProduct("2x1o", "1x0e", "2x1o", [(0, 0, 0, "uvu", True)])
     with pytest.raises(ValueError, match=r"paths other than weighted 'uvw' \(\['uvu'\]\)"):
         check_per_type_self_connection(uvu)
+
+
+def test_models_run_without_nequip_kernels():
+    """Without the optional package (blocked in a fresh process) the same eval-mode model gives the
+    same energies and forces through the PyTorch formulation."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "if sys.argv[1] == 'without':\n"
+        "    sys.modules['nequip.kernels'] = None\n"
+        "import torch\n"
+        "from nequip.nn.kernels import HAS_FUSED_KERNELS\n"
+        "from nequip.nn.testkit import evaluate, random_bulk, small_nequip_model\n"
+        "model = small_nequip_model(['H', 'O'], r_max=3.0, l_max=2, parity=True).eval()\n"
+        "out = evaluate(model, random_bulk(['H', 'O'], r_max=3.0, num_atoms=6))\n"
+        "print(HAS_FUSED_KERNELS, repr(out['total_energy'].item()), repr(out['forces'].abs().sum().item()))\n"
+    )
+    results = {}
+    for case in ("with", "without"):
+        run = subprocess.run([sys.executable, "-c", code, case], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr[-3000:]
+        available, energy, forces = run.stdout.split()
+        results[case] = (available == "True", float(energy), float(forces))
+    assert results["without"][0] is False and results["with"][0] is HAS_FUSED_KERNELS
+    for a, b in zip(results["with"][1:], results["without"][1:]):
+        assert abs(a - b) <= 1e-10 * max(1.0, abs(b))
