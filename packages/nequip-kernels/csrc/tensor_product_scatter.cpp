@@ -33,10 +33,12 @@ enum PathColumn { MUL, D1, D3, X_OFF, W_OFF, OUT_OFF, CG_BEGIN, CG_END, PATH_COL
 constexpr int64_t MAX_COUPLING = 16 * 16;  // d3 * d1 up to l = 7 on both sides
 constexpr int64_t GRAIN = 64;              // edges per parallel task
 
-// The edge loops are compiled for AVX-512, AVX2 + FMA and baseline x86-64, chosen when the
-// library loads (GCC's function multiversioning), so one build runs well on every x86-64 CPU.
+// The edge loops are compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2, FMA) and baseline x86-64,
+// chosen by the CPU's features when the library loads (GCC's function multiversioning), so one
+// build runs well on every x86-64 CPU. (Clones named after a CPU model, arch=skylake-avx512,
+// are chosen only on that model.)
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NEQUIP_CPU_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define NEQUIP_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define NEQUIP_CPU_CLONES
 #endif
