@@ -79,7 +79,7 @@ void check_inputs(const at::Tensor& x, const at::Tensor& sh, const at::Tensor& w
 }
 
 // sum_u a[u] b[u] in LANES independent partial sums, which the compiler vectorizes (a single
-// running sum would have to be added in order, one lane at a time)
+// running sum would have to be added in order, one lane at a time), added pairwise at the end
 constexpr int64_t LANES = 16;
 template <typename T>
 inline __attribute__((always_inline)) T dot(const T* a, const T* b, int64_t n) {
@@ -87,10 +87,13 @@ inline __attribute__((always_inline)) T dot(const T* a, const T* b, int64_t n) {
   int64_t u = 0;
   for (; u + LANES <= n; u += LANES)
     for (int64_t k = 0; k < LANES; ++k) partial[k] += a[u + k] * b[u + k];
-  T sum = 0;
-  for (; u < n; ++u) sum += a[u] * b[u];
-  for (int64_t k = 0; k < LANES; ++k) sum += partial[k];
-  return sum;
+  for (; u < n; ++u) partial[u % LANES] += a[u] * b[u];
+  // pairwise, with constant widths so that each step is one vector add
+  static_assert(LANES == 16, "the pairwise sum below is written for 16 lanes");
+  for (int64_t k = 0; k < 8; ++k) partial[k] += partial[k + 8];
+  for (int64_t k = 0; k < 4; ++k) partial[k] += partial[k + 4];
+  for (int64_t k = 0; k < 2; ++k) partial[k] += partial[k + 2];
+  return partial[0] + partial[1];
 }
 
 // t[m3 * d1 + m1] = sum of the path's coefficients times the edge's spherical harmonics
