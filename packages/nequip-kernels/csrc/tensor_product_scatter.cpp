@@ -6,7 +6,9 @@
 // Layouts (all row-major, contiguous):
 //   x      (N, F_in)   node features, each input irrep block channel-last: [m1][u]
 //   sh     (E, S)      edge spherical harmonics
-//   w      (E, W)      per-edge path weights: path p's `mul` channels at w_off[p]
+//   w      (E, W)      per-edge path weights: path p's `mul` channels at w_off[p]; or, with
+//                      pair_weights, (E / 2, W): edges e and e + E / 2 (the two directions of
+//                      a pair, in pair order) share row e mod E / 2
 //   out    (N, F_out)  summed messages, each path channel-last at out_off[p]: [m3][u]
 //   paths  (P, 8)      int64 rows: mul, d1, d3, x_off, w_off, out_off, cg_begin, cg_end
 //   cg_idx (C, 3)      int64 rows (m1, m2, m3) of the nonzero coupling coefficients, m2
@@ -15,6 +17,8 @@
 // with t[m3][m1] = sum over the path's entries (m1, m2, m3) of value * sh[e, m2].
 //
 // Edges are split among threads; sums into nodes go to one buffer per thread, added at the end.
+// With pair weights, the backward takes the two edges of a pair one after the other in one
+// thread, so that each row of the weights' gradient has one writer.
 //
 // Registered as the operators nequip_kernels::tensor_product_scatter and
 // nequip_kernels::tensor_product_scatter_backward (no Python in this library, so that programs
@@ -45,6 +49,7 @@ constexpr int64_t GRAIN = 64;              // edges per parallel task
 
 struct Problem {
   int64_t num_nodes, num_edges, f_in, f_out, s, w_cols, num_paths;
+  int64_t half;  // E / 2 with pair weights, else 0
   const int64_t* paths;
   const int64_t* cg_idx;
   const int64_t* center;
@@ -53,7 +58,7 @@ struct Problem {
 
 void check_inputs(const at::Tensor& x, const at::Tensor& sh, const at::Tensor& w, const at::Tensor& center,
                   const at::Tensor& neighbor, const at::Tensor& paths, const at::Tensor& cg_idx,
-                  const at::Tensor& cg_val) {
+                  const at::Tensor& cg_val, bool pair_weights) {
   TORCH_CHECK(x.device().is_cpu() && sh.device().is_cpu() && w.device().is_cpu(), "nequip.kernels: CPU tensors only");
   TORCH_CHECK(x.dim() == 2 && sh.dim() == 2 && w.dim() == 2, "nequip.kernels: x, sh and w must be 2-D");
   TORCH_CHECK(sh.scalar_type() == x.scalar_type() && w.scalar_type() == x.scalar_type() &&
@@ -62,9 +67,17 @@ void check_inputs(const at::Tensor& x, const at::Tensor& sh, const at::Tensor& w
               ", ", w.scalar_type(), ", ", cg_val.scalar_type());
   TORCH_CHECK(center.scalar_type() == at::kLong && neighbor.scalar_type() == at::kLong,
               "nequip.kernels: edge indices must be int64");
-  TORCH_CHECK(sh.size(0) == w.size(0) && center.numel() == sh.size(0) && neighbor.numel() == sh.size(0),
-              "nequip.kernels: sh, w, center and neighbor must have one row per edge, got ", sh.size(0), ", ", w.size(0),
-              ", ", center.numel(), ", ", neighbor.numel());
+  TORCH_CHECK(center.numel() == sh.size(0) && neighbor.numel() == sh.size(0),
+              "nequip.kernels: sh, center and neighbor must have one row per edge, got ", sh.size(0), ", ",
+              center.numel(), ", ", neighbor.numel());
+  if (pair_weights) {
+    TORCH_CHECK(sh.size(0) % 2 == 0 && 2 * w.size(0) == sh.size(0),
+                "nequip.kernels: with pair_weights, w must have one row per pair of edges (E / 2 for an even E), got ",
+                w.size(0), " rows for ", sh.size(0), " edges");
+  } else {
+    TORCH_CHECK(w.size(0) == sh.size(0), "nequip.kernels: w must have one row per edge, got ", w.size(0),
+                " rows for ", sh.size(0), " edges");
+  }
   TORCH_CHECK(paths.dim() == 2 && paths.size(1) == PATH_COLUMNS && paths.scalar_type() == at::kLong,
               "nequip.kernels: paths must be (P, 8) int64");
   TORCH_CHECK(cg_idx.dim() == 2 && cg_idx.size(1) == 3 && cg_idx.size(0) == cg_val.numel(),
@@ -107,6 +120,16 @@ inline __attribute__((always_inline)) void couplings(const int64_t* path, const 
   }
 }
 
+// the row of w that edge e reads
+inline __attribute__((always_inline)) int64_t weight_row(const Problem& p, int64_t e) {
+  return p.half && e >= p.half ? e - p.half : e;
+}
+
+// the i-th edge of the backward: with pair weights the two edges of pair r are i = 2 r and 2 r + 1
+inline __attribute__((always_inline)) int64_t backward_edge(const Problem& p, int64_t i) {
+  return p.half ? (i >> 1) + (i & 1) * p.half : i;
+}
+
 template <typename T>
 inline __attribute__((always_inline)) void forward_edges_body(const Problem& p, const T* x, const T* sh, const T* w, const T* cg_val, T* out, int64_t begin,
                    int64_t end) {
@@ -121,7 +144,7 @@ inline __attribute__((always_inline)) void forward_edges_body(const Problem& p, 
       couplings(path, p.cg_idx, cg_val, sh + e * p.s, t);
       acc.resize(mul);
       const T* xb = x_j + path[X_OFF];
-      const T* we = w + e * p.w_cols + path[W_OFF];
+      const T* we = w + weight_row(p, e) * p.w_cols + path[W_OFF];
       for (int64_t m3 = 0; m3 < d3; ++m3) {
         std::fill(acc.begin(), acc.end(), T(0));
         for (int64_t m1 = 0; m1 < d1; ++m1) {
@@ -141,7 +164,8 @@ inline __attribute__((always_inline)) void backward_edges_body(const Problem& p,
                     T* grad_x, T* grad_sh, T* grad_w, int64_t begin, int64_t end) {
   T t[MAX_COUPLING], g_t[MAX_COUPLING];
   std::vector<T> wg, acc;
-  for (int64_t e = begin; e < end; ++e) {
+  for (int64_t i = begin; i < end; ++i) {
+    const int64_t e = backward_edge(p, i);
     const T* x_j = x + p.neighbor[e] * p.f_in;
     const T* g_c = grad_out + p.center[e] * p.f_out;
     T* gx_j = grad_x ? grad_x + p.neighbor[e] * p.f_in : nullptr;
@@ -151,10 +175,10 @@ inline __attribute__((always_inline)) void backward_edges_body(const Problem& p,
       const int64_t mul = path[MUL], d1 = path[D1], d3 = path[D3];
       couplings(path, p.cg_idx, cg_val, sh + e * p.s, t);
       const T* xb = x_j + path[X_OFF];
-      const T* we = w + e * p.w_cols + path[W_OFF];
+      const T* we = w + weight_row(p, e) * p.w_cols + path[W_OFF];
       const T* gb = g_c + path[OUT_OFF];
       if (grad_w) {  // d/dw[u] = sum_m3 g[m3][u] * sum_m1 t[m3][m1] x[m1][u]
-        T* gw = grad_w + e * p.w_cols + path[W_OFF];
+        T* gw = grad_w + weight_row(p, e) * p.w_cols + path[W_OFF];
         acc.resize(mul);
         for (int64_t m3 = 0; m3 < d3; ++m3) {
           std::fill(acc.begin(), acc.end(), T(0));
@@ -219,7 +243,7 @@ NEQUIP_CPU_CLONES void backward_edges(const Problem& p, const double* x, const d
 
 Problem make_problem(const at::Tensor& x, const at::Tensor& sh, const at::Tensor& w,
                      const at::Tensor& center, const at::Tensor& neighbor, const at::Tensor& paths,
-                     const at::Tensor& cg_idx, int64_t f_out) {
+                     const at::Tensor& cg_idx, int64_t f_out, bool pair_weights) {
   const int64_t* path_rows = paths.data_ptr<int64_t>();
   for (int64_t q = 0; q < paths.size(0); ++q) {
     const int64_t* path = path_rows + q * PATH_COLUMNS;
@@ -233,8 +257,18 @@ Problem make_problem(const at::Tensor& x, const at::Tensor& sh, const at::Tensor
                     path[CG_END] <= cg_idx.size(0),
                 "nequip.kernels: path ", q, " reaches outside its tensors");
   }
-  return Problem{x.size(0),   sh.size(0),  x.size(1), f_out, sh.size(1), w.size(1), paths.size(0), path_rows,
-                 cg_idx.data_ptr<int64_t>(), center.data_ptr<int64_t>(), neighbor.data_ptr<int64_t>()};
+  return Problem{x.size(0),
+                 sh.size(0),
+                 x.size(1),
+                 f_out,
+                 sh.size(1),
+                 w.size(1),
+                 paths.size(0),
+                 pair_weights ? sh.size(0) / 2 : 0,
+                 path_rows,
+                 cg_idx.data_ptr<int64_t>(),
+                 center.data_ptr<int64_t>(),
+                 neighbor.data_ptr<int64_t>()};
 }
 
 // runs `edges(buffer, begin, end)` over all edges in parallel, each thread summing into its own
@@ -249,7 +283,8 @@ at::Tensor sum_over_threads(int64_t num_edges, int64_t rows, int64_t cols, const
     edges(data, 0, num_edges);
     return buffers[0];
   }
-  const int64_t per_thread = (num_edges + threads - 1) / threads;
+  int64_t per_thread = (num_edges + threads - 1) / threads;
+  per_thread += per_thread % 2;  // even, so that a pair of edges (2 r, 2 r + 1) stays in one thread
   at::parallel_for(0, threads, 1, [&](int64_t first, int64_t last) {
     for (int64_t t = first; t < last; ++t)
       edges(data + t * rows * cols, t * per_thread, std::min(num_edges, (t + 1) * per_thread));
@@ -258,12 +293,12 @@ at::Tensor sum_over_threads(int64_t num_edges, int64_t rows, int64_t cols, const
 }
 
 at::Tensor forward(at::Tensor x, at::Tensor sh, at::Tensor w, at::Tensor center, at::Tensor neighbor,
-                      at::Tensor paths, at::Tensor cg_idx, at::Tensor cg_val, int64_t f_out) {
-  check_inputs(x, sh, w, center, neighbor, paths, cg_idx, cg_val);
+                      at::Tensor paths, at::Tensor cg_idx, at::Tensor cg_val, int64_t f_out, bool pair_weights) {
+  check_inputs(x, sh, w, center, neighbor, paths, cg_idx, cg_val, pair_weights);
   x = x.contiguous(), sh = sh.contiguous(), w = w.contiguous(), center = center.contiguous();
   neighbor = neighbor.contiguous(), paths = paths.contiguous(), cg_idx = cg_idx.contiguous();
   cg_val = cg_val.contiguous();
-  const Problem p = make_problem(x, sh, w, center, neighbor, paths, cg_idx, f_out);
+  const Problem p = make_problem(x, sh, w, center, neighbor, paths, cg_idx, f_out, pair_weights);
   at::Tensor out;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "nequip_tensor_product_scatter_forward", [&] {
     const scalar_t *xd = x.data_ptr<scalar_t>(), *shd = sh.data_ptr<scalar_t>(), *wd = w.data_ptr<scalar_t>();
@@ -279,14 +314,14 @@ at::Tensor forward(at::Tensor x, at::Tensor sh, at::Tensor w, at::Tensor center,
 std::tuple<at::Tensor, at::Tensor, at::Tensor> backward(at::Tensor grad_out, at::Tensor x, at::Tensor sh, at::Tensor w,
                                     at::Tensor center, at::Tensor neighbor, at::Tensor paths,
                                     at::Tensor cg_idx, at::Tensor cg_val, bool need_x, bool need_sh,
-                                    bool need_w) {
-  check_inputs(x, sh, w, center, neighbor, paths, cg_idx, cg_val);
+                                    bool need_w, bool pair_weights) {
+  check_inputs(x, sh, w, center, neighbor, paths, cg_idx, cg_val, pair_weights);
   TORCH_CHECK(grad_out.dim() == 2 && grad_out.size(0) == x.size(0) && grad_out.scalar_type() == x.scalar_type(),
               "nequip.kernels: grad_out must be (N, F_out) of the features' dtype");
   grad_out = grad_out.contiguous(), x = x.contiguous(), sh = sh.contiguous(), w = w.contiguous();
   center = center.contiguous(), neighbor = neighbor.contiguous(), paths = paths.contiguous();
   cg_idx = cg_idx.contiguous(), cg_val = cg_val.contiguous();
-  const Problem p = make_problem(x, sh, w, center, neighbor, paths, cg_idx, grad_out.size(1));
+  const Problem p = make_problem(x, sh, w, center, neighbor, paths, cg_idx, grad_out.size(1), pair_weights);
   at::Tensor grad_x, grad_sh = need_sh ? at::zeros_like(sh) : sh.new_empty({0});
   at::Tensor grad_w = need_w ? at::zeros_like(w) : w.new_empty({0});
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "nequip_tensor_product_scatter_backward", [&] {
@@ -309,11 +344,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward(at::Tensor grad_out, at:
 TORCH_LIBRARY(nequip_kernels, m) {
   m.def(
       "tensor_product_scatter(Tensor x, Tensor sh, Tensor w, Tensor center, Tensor neighbor, Tensor paths, "
-      "Tensor cg_index, Tensor cg_value, int num_outputs) -> Tensor");
+      "Tensor cg_index, Tensor cg_value, int num_outputs, bool pair_weights) -> Tensor");
   // gradients of x, sh and w; those not asked for are empty
   m.def(
       "tensor_product_scatter_backward(Tensor grad_out, Tensor x, Tensor sh, Tensor w, Tensor center, "
-      "Tensor neighbor, Tensor paths, Tensor cg_index, Tensor cg_value, bool need_x, bool need_sh, bool need_w) "
+      "Tensor neighbor, Tensor paths, Tensor cg_index, Tensor cg_value, bool need_x, bool need_sh, bool need_w, "
+      "bool pair_weights) "
       "-> (Tensor, Tensor, Tensor)");
 }
 

@@ -311,3 +311,35 @@ def test_models_run_without_nequip_kernels():
     assert results["without"][0] is False and results["with"][0] is HAS_FUSED_KERNELS
     for a, b in zip(results["with"][1:], results["without"][1:]):
         assert abs(a - b) <= 1e-10 * max(1.0, abs(b))
+
+
+@pytest.mark.parametrize("formulation", ["eager", "fused", "graph compiler", "one scatter-sum", "reference"])
+def test_weights_per_pair_equal_repeated_weights(formulation):
+    """Edges in pair order with one weight row per pair: the same sums, and weight gradients summed
+    over both directions, in every formulation."""
+    if formulation == "fused" and not HAS_FUSED_KERNELS:
+        pytest.skip("nequip-kernels is not installed")
+    sh_irreps, x, sh, center, neighbor = _inputs("3x0e+2x1o+2x2e", 2, num_edges=40)
+    with torch.random.fork_rng():
+        torch.set_default_dtype(torch.float64)
+        try:
+            kernel = (
+                ReferenceTensorProductScatter("3x0e+2x1o+2x2e", sh_irreps, "3x0e+2x1o+2x2e")
+                if formulation == "reference"
+                else TensorProductScatter("3x0e+2x1o+2x2e", sh_irreps, "3x0e+2x1o+2x2e", edge_chunk_size=16)
+            )
+        finally:
+            torch.set_default_dtype(torch.float32)
+    kernel.train(formulation != "fused")
+    half = torch.randn(20, kernel.weight_numel, dtype=torch.float64, requires_grad=True)
+    context = {
+        "graph compiler": lambda: kernel.graph_compiler_formulation(False),
+        "one scatter-sum": lambda: kernel.graph_compiler_formulation(True),
+    }.get(formulation, contextlib.nullcontext)
+    with context():
+        out = kernel(x, sh, half, center, neighbor, weights_per_pair=True)
+        expected = kernel(x, sh, torch.cat([half, half]), center, neighbor)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-11)
+    probe = torch.randn_like(out)
+    (grad,), (ref_grad,) = torch.autograd.grad(out, half, probe), torch.autograd.grad(expected, half, probe)
+    torch.testing.assert_close(grad, ref_grad, rtol=0, atol=1e-11)

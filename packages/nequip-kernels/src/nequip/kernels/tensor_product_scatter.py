@@ -10,7 +10,10 @@ for every path (a row of ``paths``, columns :data:`PATH_COLUMNS`): node features
 hold each input irrep channel-last (``[m1][u]``), the output (N, num_outputs) each path's
 ``d3 * mul`` values channel-last at ``out_offset``; ``cg_index`` (C, 3) lists the nonzero
 coupling coefficients as rows ``(m1, m2, m3)`` with values ``cg_value`` (C,), a path owning the
-rows ``cg_begin`` to ``cg_end``. Paths that write the same outputs are summed.
+rows ``cg_begin`` to ``cg_end``. Paths that write the same outputs are summed. With
+``pair_weights``, ``w`` has one row per pair of edges in pair order (E / 2 rows; edges ``e`` and
+``e + E / 2`` are the two directions of a pair and share row ``e mod E / 2``), as a radial
+network evaluated once per pair gives them; the weights' gradient then sums both directions.
 """
 
 import importlib.util
@@ -53,24 +56,28 @@ def tensor_product_scatter_reference(
     cg_index: torch.Tensor,
     cg_value: torch.Tensor,
     num_outputs: int,
+    pair_weights: bool = False,
 ) -> torch.Tensor:
     """The contract of the module docstring in plain PyTorch operations (differentiable to any order).
 
     Args:
         x: (N, F_in) node features, each input irrep channel-last.
         sh: (E, S) edge spherical harmonics.
-        w: (E, W) per-edge path weights.
+        w: (E, W) per-edge path weights, or (E / 2, W) per pair with ``pair_weights``.
         center: (E,) int64 node receiving each edge's message.
         neighbor: (E,) int64 node sending its features.
         paths: (P, 8) int64, columns :data:`PATH_COLUMNS`.
         cg_index: (C, 3) int64 rows ``(m1, m2, m3)``.
         cg_value: (C,) coefficients, the dtype of ``x``.
         num_outputs: F_out, columns of the output.
+        pair_weights: ``w`` has one row per pair of edges (see the module docstring).
 
     Returns:
         (N, num_outputs) summed messages.
     """
     num_edges = sh.shape[0]
+    if pair_weights:
+        w = torch.cat([w, w])
     out = x.new_zeros(x.shape[0], num_outputs)
     for mul, d1, d3, x_offset, w_offset, out_offset, begin, end in paths.tolist():
         m1, m2, m3 = cg_index[begin:end].unbind(1)
@@ -82,18 +89,20 @@ def tensor_product_scatter_reference(
 
 
 @torch.library.register_fake("nequip_kernels::tensor_product_scatter")
-def _forward_shape(x, sh, w, center, neighbor, paths, cg_index, cg_value, num_outputs):
+def _forward_shape(x, sh, w, center, neighbor, paths, cg_index, cg_value, num_outputs, pair_weights):
     return x.new_empty(x.shape[0], num_outputs)
 
 
 @torch.library.register_fake("nequip_kernels::tensor_product_scatter_backward")
-def _backward_shapes(grad_out, x, sh, w, center, neighbor, paths, cg_index, cg_value, need_x, need_sh, need_w):
+def _backward_shapes(
+    grad_out, x, sh, w, center, neighbor, paths, cg_index, cg_value, need_x, need_sh, need_w, pair_weights
+):
     return tuple(t.new_empty(t.shape if need else (0,)) for t, need in ((x, need_x), (sh, need_sh), (w, need_w)))
 
 
 def _save_inputs(ctx, inputs, output):
     ctx.save_for_backward(*inputs[:8])
-    ctx.num_outputs = inputs[8]
+    ctx.num_outputs, ctx.pair_weights = inputs[8], inputs[9]
 
 
 def _gradients(ctx, grad_out):
@@ -104,15 +113,17 @@ def _gradients(ctx, grad_out):
         # the gradient will be differentiated again (create_graph, e.g. force training):
         # take it through the reference, whose own gradients exist
         inputs = [t for t, need in zip((x, sh, w), needs) if need]
-        out = tensor_product_scatter_reference(x, sh, w, center, neighbor, paths, cg_index, cg_value, ctx.num_outputs)
+        out = tensor_product_scatter_reference(
+            x, sh, w, center, neighbor, paths, cg_index, cg_value, ctx.num_outputs, ctx.pair_weights
+        )
         found = iter(torch.autograd.grad(out, inputs, grad_out, create_graph=True))
         grads = tuple(next(found) if need else None for need in needs)
     else:
         computed = torch.ops.nequip_kernels.tensor_product_scatter_backward(
-            grad_out, x, sh, w, center, neighbor, paths, cg_index, cg_value, *needs
+            grad_out, x, sh, w, center, neighbor, paths, cg_index, cg_value, *needs, ctx.pair_weights
         )
         grads = tuple(g if need else None for g, need in zip(computed, needs))
-    return (*grads, None, None, None, None, None, None)
+    return (*grads, None, None, None, None, None, None, None)
 
 
 torch.library.register_autograd("nequip_kernels::tensor_product_scatter", _gradients, setup_context=_save_inputs)
@@ -128,6 +139,7 @@ def tensor_product_scatter(
     cg_index: torch.Tensor,
     cg_value: torch.Tensor,
     num_outputs: int,
+    pair_weights: bool = False,
 ) -> torch.Tensor:
     """The contract of the module docstring, fused: one C++/OpenMP pass over the edges (CPU tensors).
 
@@ -145,5 +157,5 @@ def tensor_product_scatter(
             shapes, or edge indices outside ``[0, N)`` (the message names which).
     """
     return torch.ops.nequip_kernels.tensor_product_scatter(
-        x, sh, w, center, neighbor, paths, cg_index, cg_value, num_outputs
+        x, sh, w, center, neighbor, paths, cg_index, cg_value, num_outputs, pair_weights
     )

@@ -140,13 +140,16 @@ class InteractionBlock(GraphModuleMixin, torch.nn.Module):
         x = self.linear_1(x) * self.avg_num_neighbors_norm.factors(data[keys.ATOM_TYPE_KEY])
         edge_index = data[keys.EDGE_INDEX_KEY]
         embedding = data[keys.EDGE_EMBEDDING_KEY]
-        if self.pair_ordered_edges:
-            # both directions of a pair have the same radial weights
-            weights = self.edge_mlp(embedding[: embedding.shape[0] // 2])
-            weights = torch.cat([weights, weights])
-        else:
-            weights = self.edge_mlp(embedding)
-        x = self.tp_scatter(x, data[keys.EDGE_ATTRS_KEY], weights, edge_index[0], edge_index[1])
+        # with pair-ordered edges both directions of a pair have the same radial weights: one row per pair
+        weights = self.edge_mlp(embedding[: embedding.shape[0] // 2] if self.pair_ordered_edges else embedding)
+        x = self.tp_scatter(
+            x,
+            data[keys.EDGE_ATTRS_KEY],
+            weights,
+            edge_index[0],
+            edge_index[1],
+            weights_per_pair=self.pair_ordered_edges,
+        )
         x = self.linear_2(x)
         if sc is not None:
             x = x + sc

@@ -53,9 +53,12 @@ class ConvolutionKernel(Protocol):
         edge_weight: torch.Tensor,
         edge_center: torch.Tensor,
         edge_neighbor: torch.Tensor,
+        weights_per_pair: bool = False,
     ) -> torch.Tensor:
         """(N, irreps_in.dim) node features, (E, irreps_sh.dim) edge harmonics, (E, weight_numel)
-        weights, (E,) center and (E,) neighbor atom of each edge -> (N, irreps_mid.dim) sums."""
+        weights, (E,) center and (E,) neighbor atom of each edge -> (N, irreps_mid.dim) sums.
+        With ``weights_per_pair`` the edges are in pair order (edges e and e + E / 2 are the two
+        directions of a pair) and the weights have one row per pair, (E / 2, weight_numel)."""
         ...
 
 

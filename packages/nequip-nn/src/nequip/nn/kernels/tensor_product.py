@@ -137,8 +137,11 @@ class ReferenceTensorProductScatter(torch.nn.Module):
         edge_weight: torch.Tensor,
         edge_center: torch.Tensor,
         edge_neighbor: torch.Tensor,
+        weights_per_pair: bool = False,
     ) -> torch.Tensor:
         """See :meth:`TensorProductScatter.forward`."""
+        if weights_per_pair:
+            edge_weight = torch.cat([edge_weight, edge_weight])
         messages = self.tp(x[edge_neighbor], edge_attr, edge_weight)
         out = torch.zeros(x.shape[0], self.irreps_mid.dim, dtype=messages.dtype, device=messages.device)
         return out.index_add_(0, edge_center, messages)
@@ -413,15 +416,20 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         edge_weight: torch.Tensor,
         edge_center: torch.Tensor,
         edge_neighbor: torch.Tensor,
+        weights_per_pair: bool = False,
     ) -> torch.Tensor:
         """Convolve neighbor features with edge attributes and sum per center.
 
         Args:
             x: (N, irreps_in.dim) node features.
             edge_attr: (E, irreps_sh.dim) edge spherical harmonics.
-            edge_weight: (E, weight_numel) per-edge path weights.
+            edge_weight: (E, weight_numel) per-edge path weights, or (E / 2, weight_numel)
+                with ``weights_per_pair``.
             edge_center: (E,) int64 center atom i of each edge (receives the message).
             edge_neighbor: (E,) int64 neighbor atom j of each edge (sends its features).
+            weights_per_pair: the edges are in pair order (edges e and e + E / 2 are the two
+                directions of a pair) and ``edge_weight`` has one row per pair, shared by both
+                (the fused kernel reads it so; the other formulations repeat it).
 
         Returns:
             (N, irreps_mid.dim) summed messages, in the layout of ``irreps_mid``.
@@ -449,8 +457,11 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
                 self._fused_cg_index,
                 self._fused_cg_value,
                 self._fused_num_outputs,
+                weights_per_pair,
             )
             return torch.index_select(out, 1, self._perm)
+        if weights_per_pair:
+            edge_weight = torch.cat([edge_weight, edge_weight])
         weights = edge_weight.split([group.weight_size for group in self._groups], dim=1)
         if self._one_scatter_sum:
             return self._convolve_in_one_scatter(node_features, edge_attr, weights, edge_center, edge_neighbor)
