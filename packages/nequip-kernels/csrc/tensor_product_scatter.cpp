@@ -111,7 +111,8 @@ inline __attribute__((always_inline)) T dot(const T* a, const T* b, int64_t n) {
 
 // t[m3 * d1 + m1] = sum of the path's coefficients times the edge's spherical harmonics
 template <typename T>
-inline __attribute__((always_inline)) void couplings(const int64_t* path, const int64_t* cg_idx, const T* cg_val, const T* sh_e, T* t) {
+inline __attribute__((always_inline)) void couplings(const int64_t* path, const int64_t* cg_idx, const T* cg_val,
+                                                     const T* sh_e, T* t) {
   const int64_t d1 = path[D1];
   std::fill(t, t + path[D3] * d1, T(0));
   for (int64_t k = path[CG_BEGIN]; k < path[CG_END]; ++k) {
@@ -131,8 +132,8 @@ inline __attribute__((always_inline)) int64_t backward_edge(const Problem& p, in
 }
 
 template <typename T>
-inline __attribute__((always_inline)) void forward_edges_body(const Problem& p, const T* x, const T* sh, const T* w, const T* cg_val, T* out, int64_t begin,
-                   int64_t end) {
+inline __attribute__((always_inline)) void forward_edges_body(const Problem& p, const T* x, const T* sh, const T* w,
+                                                              const T* cg_val, T* out, int64_t begin, int64_t end) {
   T t[MAX_COUPLING];
   std::vector<T> acc;
   for (int64_t e = begin; e < end; ++e) {
@@ -160,8 +161,9 @@ inline __attribute__((always_inline)) void forward_edges_body(const Problem& p, 
 }
 
 template <typename T>
-inline __attribute__((always_inline)) void backward_edges_body(const Problem& p, const T* x, const T* sh, const T* w, const T* cg_val, const T* grad_out,
-                    T* grad_x, T* grad_sh, T* grad_w, int64_t begin, int64_t end) {
+inline __attribute__((always_inline)) void backward_edges_body(const Problem& p, const T* x, const T* sh, const T* w,
+                                                               const T* cg_val, const T* grad_out, T* grad_x,
+                                                               T* grad_sh, T* grad_w, int64_t begin, int64_t end) {
   T t[MAX_COUPLING], g_t[MAX_COUPLING];
   std::vector<T> wg, acc;
   for (int64_t i = begin; i < end; ++i) {
