@@ -121,6 +121,18 @@ inline __attribute__((always_inline)) void couplings(const int64_t* path, const 
   }
 }
 
+// acc[u] = sum_m1 t_row[m1] x[m1][u]: one output component m3 of a path, before the weights
+template <typename T>
+inline __attribute__((always_inline)) void coupled_features(const T* t_row, const T* xb, int64_t d1, int64_t mul,
+                                                            T* acc) {
+  std::fill(acc, acc + mul, T(0));
+  for (int64_t m1 = 0; m1 < d1; ++m1) {
+    const T c = t_row[m1];
+    const T* xm = xb + m1 * mul;
+    for (int64_t u = 0; u < mul; ++u) acc[u] += c * xm[u];
+  }
+}
+
 // the row of w that edge e reads
 inline __attribute__((always_inline)) int64_t weight_row(const Problem& p, int64_t e) {
   return p.half && e >= p.half ? e - p.half : e;
@@ -147,12 +159,7 @@ inline __attribute__((always_inline)) void forward_edges_body(const Problem& p, 
       const T* xb = x_j + path[X_OFF];
       const T* we = w + weight_row(p, e) * p.w_cols + path[W_OFF];
       for (int64_t m3 = 0; m3 < d3; ++m3) {
-        std::fill(acc.begin(), acc.end(), T(0));
-        for (int64_t m1 = 0; m1 < d1; ++m1) {
-          const T c = t[m3 * d1 + m1];
-          const T* xm = xb + m1 * mul;
-          for (int64_t u = 0; u < mul; ++u) acc[u] += c * xm[u];
-        }
+        coupled_features(t + m3 * d1, xb, d1, mul, acc.data());
         T* o = out_c + path[OUT_OFF] + m3 * mul;
         for (int64_t u = 0; u < mul; ++u) o[u] += we[u] * acc[u];
       }
@@ -183,12 +190,7 @@ inline __attribute__((always_inline)) void backward_edges_body(const Problem& p,
         T* gw = grad_w + weight_row(p, e) * p.w_cols + path[W_OFF];
         acc.resize(mul);
         for (int64_t m3 = 0; m3 < d3; ++m3) {
-          std::fill(acc.begin(), acc.end(), T(0));
-          for (int64_t m1 = 0; m1 < d1; ++m1) {
-            const T c = t[m3 * d1 + m1];
-            const T* xm = xb + m1 * mul;
-            for (int64_t u = 0; u < mul; ++u) acc[u] += c * xm[u];
-          }
+          coupled_features(t + m3 * d1, xb, d1, mul, acc.data());
           const T* gm = gb + m3 * mul;
           for (int64_t u = 0; u < mul; ++u) gw[u] += gm[u] * acc[u];
         }
