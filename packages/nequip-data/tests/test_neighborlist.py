@@ -15,7 +15,7 @@ from nequip.data import (
     keys,
     register_neighborlist_backend,
 )
-from nequip.data.neighborlist import _BACKENDS, edge_pair_order, neighborlist_backend
+from nequip.data.neighborlist import _BACKENDS, _lexicographic_order, edge_pair_order, neighborlist_backend
 from nequip.data.transforms import (
     ChemicalSpeciesToAtomTypeMapper,
     NeighborListPruneTransform,
@@ -236,6 +236,16 @@ def test_edge_pair_order_sorts_any_full_list(name):
     _assert_pair_order(edge_index[:, order], shift[order])
     if name == "molecule":  # no shifts: None means zero shifts
         assert torch.equal(edge_pair_order(edge_index), order)
+
+
+@pytest.mark.parametrize("largest", [5, 2**60])  # one int64 key; a key too wide for int64: stable sorts
+def test_lexicographic_order_sorts_rows_by_columns_in_turn(largest):
+    generator = torch.Generator().manual_seed(0)
+    columns = [torch.randint(-3, 4, (500,), generator=generator) for _ in range(3)]
+    columns.insert(0, torch.randint(0, largest, (500,), generator=generator))
+    rows = list(zip(*(column.tolist() for column in columns), range(500)))
+    order = _lexicographic_order(columns)
+    assert [rows[i][:4] for i in order.tolist()] == [row[:4] for row in sorted(rows)]
 
 
 @pytest.mark.parametrize(

@@ -181,7 +181,11 @@ def with_edge_vectors_(data: Type, with_lengths: bool = True) -> Type:
         if cell.shape[0] == 1:
             vectors = vectors + shift @ cell[0]
         else:
-            edge_cell = torch.index_select(cell, 0, data[BATCH_KEY][center])
+            # cell of each atom, then of each edge: the gradient with respect to the cell is summed
+            # from edges to atoms to frames, not from all edges into the few cells at once
+            # (under torch.compile that sum is atomic additions, contended on a handful of addresses)
+            atom_cell = torch.index_select(cell, 0, data[BATCH_KEY])
+            edge_cell = torch.index_select(atom_cell, 0, center)
             vectors = vectors + torch.einsum("ei,eij->ej", shift, edge_cell)
     data[EDGE_VECTORS_KEY] = vectors
     if with_lengths:

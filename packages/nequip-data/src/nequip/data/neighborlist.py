@@ -14,8 +14,9 @@ as a function ``fn(data, r_max, **backend_kwargs) -> data`` that writes ``edge_i
 ``edge_cell_shift``) of a full list, in any order.
 """
 
+import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Final, Optional
+from typing import Any, Callable, Dict, Final, List, Optional
 
 import numpy as np
 import torch
@@ -272,10 +273,7 @@ def edge_pair_order(edge_index: torch.Tensor, edge_cell_shift: Optional[torch.Te
     low = torch.where(forward, center, neighbor)
     high = torch.where(forward, neighbor, center)
     pair_shift = torch.where(forward.unsqueeze(1), shift, -shift)
-    # sort by pair (low, high, shift), forward before reverse: stable sorts from the last key to the first
-    order = torch.arange(num_edges, device=edge_index.device)
-    for key in (~forward, pair_shift[:, 2], pair_shift[:, 1], pair_shift[:, 0], high, low):
-        order = order[torch.sort(key[order], stable=True).indices]
+    order = _lexicographic_order([low, high, pair_shift[:, 0], pair_shift[:, 1], pair_shift[:, 2], (~forward).long()])
     firsts, seconds = order[0 : 2 * half : 2], order[1 : 2 * half : 2]
     matched = (
         forward[firsts]
@@ -293,6 +291,22 @@ def edge_pair_order(edge_index: torch.Tensor, edge_cell_shift: Optional[torch.Te
             "paired with itself at zero shift is needed"
         )
     return torch.cat([firsts, seconds])
+
+
+def _lexicographic_order(columns: List[torch.Tensor]) -> torch.Tensor:
+    """The permutation that sorts rows by ``columns[0]``, then ``columns[1]``, ...: one sort of a
+    mixed-radix int64 key when the key fits, else stable sorts from the last column to the first."""
+    lows = [int(column.min()) if column.numel() else 0 for column in columns]
+    radixes = [int(column.max()) - low + 1 if column.numel() else 1 for column, low in zip(columns, lows)]
+    if math.prod(radixes) < 2**62:
+        key = torch.zeros_like(columns[0])
+        for column, low, radix in zip(columns, lows, radixes):
+            key = key * radix + (column - low)
+        return torch.sort(key).indices  # keys are unique in a valid list; ties are caught by the caller
+    order = torch.arange(columns[0].shape[0], device=columns[0].device)
+    for column in reversed(columns):
+        order = order[torch.sort(column[order], stable=True).indices]
+    return order
 
 
 def _is_edge_field(field: str) -> bool:
