@@ -60,6 +60,39 @@ HAS_FUSED_KERNELS: bool = _fused_tensor_product_scatter is not None
 Instruction = Tuple[int, int, int, str, bool]
 
 
+def _scatter_rows_for_graph_compiler(rows: torch.Tensor, index: torch.Tensor, num_rows: int) -> torch.Tensor:
+    """(num_rows, w) sums of the (E, w) ``rows`` by ``index``, written for inductor.
+
+    With several threads inductor leaves scatter-sums to ATen, whose sorted, parallel kernel
+    takes only whole contiguous buffers. A plain (num_rows, w) sum that a ``cat`` reads is
+    placed by inductor in a slice of the ``cat``'s buffer, where ATen falls back to its serial
+    generic kernel; the sum is therefore made in a (num_rows, 1, w) buffer and read through a
+    view, which inductor copies into the ``cat`` instead. ``scatter_add_`` rather than
+    ``index_add_``: inductor would generate atomic adds for the latter.
+    """
+    width = rows.shape[1]
+    out = torch.zeros(num_rows, 1, width, dtype=rows.dtype, device=rows.device)
+    out.scatter_add_(0, index.view(-1, 1, 1).expand(-1, 1, width), rows.view(-1, 1, width))
+    return out.view(num_rows, width)
+
+
+class _GatherRowsForGraphCompiler(torch.autograd.Function):
+    """``x[index]`` whose gradient is :func:`_scatter_rows_for_graph_compiler` (differentiable,
+    so forces can be trained on); autograd's own gradient of a gather is a plain scatter-sum,
+    which inductor places in slices of the ``cat`` of the gradients of the feature blocks."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(index)
+        ctx.num_rows = x.shape[0]
+        return torch.gather(x, 0, index.view(-1, 1).expand(-1, x.shape[1]))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> Tuple[torch.Tensor, None]:
+        (index,) = ctx.saved_tensors
+        return _scatter_rows_for_graph_compiler(grad, index, ctx.num_rows), None
+
+
 def uvu_instructions(
     irreps_in: o3.Irreps, irreps_sh: o3.Irreps, irreps_out: o3.Irreps
 ) -> Tuple[o3.Irreps, List[Instruction]]:
@@ -244,10 +277,11 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
     written channel-last at the node level (a small matmul with the identity, which
     inductor does not fuse away), so that those loops read them with contiguous vector
     loads instead of strided gathers; and the gather of neighbor features and the
-    scatter-sum of messages are ``gather`` and ``scatter_add_`` with expanded indices, so
-    that every scatter-sum, the gradient of the gather included, runs in ATen's sorted,
-    parallel CPU kernel: inductor's own scatter loops add atomically as soon as its
-    kernels use more than one thread, which costs more than a second thread gains.
+    scatter-sum of messages are ``gather`` and ``scatter_add_`` with expanded indices, each
+    sum into a buffer of its own (:func:`_scatter_rows_for_graph_compiler`, also the gradient
+    of the gather), so that every scatter-sum runs in ATen's sorted, parallel CPU kernel:
+    inductor's own scatter loops add atomically as soon as its kernels use more than one
+    thread, which costs more than a second thread gains.
     The second and third speed up compiled MD steps on the CPU only together, the fourth
     makes them faster with two threads (``docs/benchmarks.md``). With ``one_scatter_sum``
     (:func:`traced_for_graph_compiler`, for inference graphs compiled for several CPU
@@ -466,9 +500,14 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         if self._one_scatter_sum:
             return self._convolve_in_one_scatter(node_features, edge_attr, weights, edge_center, edge_neighbor)
         x_edges = [self._gather_rows(features, edge_neighbor) for features in node_features]
+        if self.for_graph_compiler:  # all edges at once
+            messages = self._slice_messages(edge_attr, x_edges, list(weights))
+            outs = [_scatter_rows_for_graph_compiler(m, edge_center, num_nodes) for m in messages]
+            out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+            return torch.index_select(out, 1, self._perm)
         outs = [torch.zeros(num_nodes, group.output_size, dtype=x.dtype, device=x.device) for group in self._groups]
         chunk = num_edges
-        sliced = not (x.is_cuda or torch.compiler.is_compiling() or self.for_graph_compiler)
+        sliced = not (x.is_cuda or torch.compiler.is_compiling())
         if sliced and 0 < self.edge_chunk_size < num_edges:
             chunk = self.edge_chunk_size
         if chunk < num_edges:
@@ -488,7 +527,7 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
             else:
                 messages = self._slice_messages(sh, list(x_slice), list(w_slice))
             for out_g, m in zip(outs, messages):
-                self._scatter_rows_(out_g, center, m)
+                out_g.index_add_(0, center, m)
         out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
         return torch.index_select(out, 1, self._perm)
 
@@ -501,35 +540,22 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         edge_neighbor: torch.Tensor,
     ) -> torch.Tensor:
         """The graph-compiler formulation with ``one_scatter_sum``: all edges at once, one gather
-        of every block's neighbor features and one scatter-sum of every group's messages. With
-        several threads inductor leaves scatter-sums to ATen, and the tensors that ATen's
-        kernel then sees (the sum of messages, and the gradient of the gather) are whole,
-        contiguous buffers; sums per block or per group would be placed by inductor in slices
-        of the buffer of the ``cat`` that follows them, and a scatter-sum into such a slice
-        takes ATen's serial generic kernel instead of its sorted parallel one. With one thread
-        (inductor generates the scatter-sums itself) and in training graphs the per-group sums
-        were faster (``docs/benchmarks.md``)."""
+        of every block's neighbor features and one scatter-sum of every group's messages: fewer,
+        larger ATen scatter-sums, for inference graphs compiled for several threads. With one
+        thread (inductor generates the scatter-sums itself) and in training graphs the per-group
+        sums were faster (``docs/benchmarks.md``)."""
         features = node_features[0] if len(node_features) == 1 else torch.cat(node_features, dim=1)
         x_edges = self._gather_rows(features, edge_neighbor).split([f.shape[1] for f in node_features], dim=1)
         messages = self._slice_messages(edge_attr, list(x_edges), list(weights))
         rows = messages[0] if len(messages) == 1 else torch.cat(messages, dim=1)
-        out = torch.zeros(features.shape[0], rows.shape[1], dtype=rows.dtype, device=rows.device)
-        self._scatter_rows_(out, edge_center, rows)
+        out = _scatter_rows_for_graph_compiler(rows, edge_center, features.shape[0])
         return torch.index_select(out, 1, self._perm)
 
     def _gather_rows(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        """``x[index]``; for the graph compiler as ``gather``, whose gradient is a ``scatter_add``."""
+        """``x[index]``; for the graph compiler with the gradient of :class:`_GatherRowsForGraphCompiler`."""
         if self.for_graph_compiler:
-            return torch.gather(x, 0, index.view(-1, 1).expand(-1, x.shape[1]))
+            return _GatherRowsForGraphCompiler.apply(x, index)
         return torch.index_select(x, 0, index)
-
-    def _scatter_rows_(self, out: torch.Tensor, index: torch.Tensor, rows: torch.Tensor) -> None:
-        """``out[index[e]] += rows[e]``; for the graph compiler as ``scatter_add_``, which inductor
-        leaves to ATen's sorted, parallel, atomic-free kernel instead of generating atomic adds."""
-        if self.for_graph_compiler:
-            out.scatter_add_(0, index.view(-1, 1).expand(-1, rows.shape[1]), rows)
-        else:
-            out.index_add_(0, index, rows)
 
     def _channel_last(self, x: torch.Tensor, mul: int, d1: int) -> torch.Tensor:
         """(N, u * d1) features in e3nn's layout -> (N, d1 * u), written out (see the class docstring)."""
