@@ -299,6 +299,27 @@ def test_sorted_neighbor_list(name):
     assert transposed == sorted(transposed)  # sorted by (neighbor, center)
 
 
+def test_a_batch_of_pair_ordered_frames_is_pair_ordered():
+    frames = [compute_neighborlist_(from_ase(FRAMES[name]), 5.0) for name in ("triclinic", "molecule", "mixed")]
+    for frame in frames:  # an edge-number field too, renumbered by the batching
+        edge_index = frame[keys.EDGE_INDEX_KEY]
+        frame[keys.EDGE_TRANSPOSE_PERM_KEY] = torch.sort(edge_index[1] * 1000 + edge_index[0], stable=True).indices
+    batch = AtomicDataDict.batched_from_list(frames)
+    _assert_pair_order(batch[keys.EDGE_INDEX_KEY], batch[keys.EDGE_CELL_SHIFT_KEY])
+    edge_index, perm = batch[keys.EDGE_INDEX_KEY], batch[keys.EDGE_TRANSPOSE_PERM_KEY]
+    keys_jt = (edge_index[1] * AtomicDataDict.num_nodes(batch) + edge_index[0])[perm]
+    assert torch.equal(keys_jt, keys_jt.sort().values)
+    for index, frame in enumerate(frames):
+        back = AtomicDataDict.frame_from_batched(batch, index)
+        for field in (keys.EDGE_INDEX_KEY, keys.EDGE_CELL_SHIFT_KEY, keys.EDGE_TRANSPOSE_PERM_KEY):
+            assert torch.equal(back[field], frame[field]), field
+    # one input not in pair order: plain concatenation
+    shuffled = AtomicDataDict.permute_edges_(dict(frames[0]), torch.randperm(frames[0][keys.EDGE_INDEX_KEY].shape[1]))
+    mixed = AtomicDataDict.batched_from_list([shuffled, frames[1]])
+    num_shuffled = shuffled[keys.EDGE_INDEX_KEY].shape[1]
+    assert torch.equal(mixed[keys.EDGE_INDEX_KEY][:, :num_shuffled], shuffled[keys.EDGE_INDEX_KEY])
+
+
 def test_transpose_permutation_survives_batching_and_unbatching():
     frames = [SortedNeighborListTransform(4.0)(from_ase(FRAMES[name])) for name in ("triclinic", "molecule", "mixed")]
     batch = AtomicDataDict.batched_from_list(frames)

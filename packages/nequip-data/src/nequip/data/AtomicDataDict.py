@@ -61,12 +61,26 @@ def with_batch_(data: Type) -> Type:
     return data
 
 
+def edges_in_pair_order(edge_index: torch.Tensor, edge_cell_shift: Optional[torch.Tensor] = None) -> bool:
+    """Whether the E edges are in pair order: edge ``e + E / 2`` is the reverse of edge ``e``
+    (``j -> i`` with shift ``-S``) for every ``e < E / 2`` (``edge_cell_shift`` ``None``: all zero)."""
+    num_edges = edge_index.shape[1]
+    half = num_edges // 2
+    return (
+        num_edges % 2 == 0
+        and torch.equal(edge_index[:, half:], edge_index[:, :half].flip(0))
+        and (edge_cell_shift is None or torch.equal(edge_cell_shift[half:], -edge_cell_shift[:half]))
+    )
+
+
 def batched_from_list(data_list: List[Type]) -> Type:
     """Concatenate frames (or batches) into one batch: one disconnected graph.
 
     Node and edge fields are concatenated, ``edge_index`` is offset by the number of atoms
     before each frame, ``batch`` by the number of frames before it. All inputs must have the
-    same fields.
+    same fields. If every input lists its edges in pair order (:func:`edges_in_pair_order`),
+    so does the batch: the first halves of all inputs' edges, then their second halves
+    (models that need pair order then need not sort the batch's edges).
     """
     if len(data_list) == 0:
         raise ValueError("batched_from_list needs at least one frame, got an empty list")
@@ -99,7 +113,51 @@ def batched_from_list(data_list: List[Type]) -> Type:
             out[field] = torch.cat([t + off for t, off in zip(tensors, edge_offsets)])
         else:
             out[field] = torch.cat(tensors, dim=0)
+    if EDGE_INDEX_KEY in fields and all(
+        edges_in_pair_order(d[EDGE_INDEX_KEY], d.get(EDGE_CELL_SHIFT_KEY)) for d in data_list
+    ):
+        order = _pair_order_of_concatenation([num_edges(d) for d in data_list])
+        permute_edges_(out, order.to(out[EDGE_INDEX_KEY].device))
     return out
+
+
+def _pair_order_of_concatenation(counts: List[int]) -> torch.Tensor:
+    """For inputs with ``counts`` edges each, all in pair order, concatenated: the edge order
+    (new position -> position in the concatenation) that puts all first halves, then all
+    second halves."""
+    starts = [sum(counts[:i]) for i in range(len(counts))]
+    firsts = [torch.arange(start, start + count // 2) for start, count in zip(starts, counts)]
+    seconds = [torch.arange(start + count // 2, start + count) for start, count in zip(starts, counts)]
+    return torch.cat(firsts + seconds)
+
+
+def is_edge_field(field: str) -> bool:
+    """Whether ``field`` is a registered per-edge field (``False`` for an unregistered one)."""
+    try:
+        return get_field_type(field) == "edge"
+    except KeyError:
+        return False
+
+
+def permute_edges_(data: Type, order: torch.Tensor) -> Type:
+    """Reorder the edges of ``data`` by ``order`` (new position -> old edge), in place.
+
+    Every registered per-edge field is permuted: ``edge_index[:, order]``, ``field[order]``;
+    ``edge_transpose_perm`` holds edge numbers, which are renumbered instead.
+
+    Returns:
+        ``data``.
+    """
+    for field, value in data.items():
+        if field == EDGE_INDEX_KEY:
+            data[field] = value[:, order]
+        elif field == EDGE_TRANSPOSE_PERM_KEY:
+            inverse = torch.empty_like(order)
+            inverse[order] = torch.arange(order.shape[0], device=order.device)
+            data[field] = inverse[value]
+        elif is_edge_field(field):
+            data[field] = value[order]
+    return data
 
 
 def frame_from_batched(batched_data: Type, index: int) -> Type:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from . import AtomicDataDict, keys
-from .fields import get_field_type
+from .AtomicDataDict import permute_edges_  # noqa: F401  (documented here, with the pair-order helpers)
 from .neighborlist_backends import HalfList, ase_half_list, matscipy_half_list, vesin_half_list
 
 # Two atoms closer than this (in the data's length unit) are taken to be at the same place.
@@ -260,11 +260,7 @@ def edge_pair_order(edge_index: torch.Tensor, edge_cell_shift: Optional[torch.Te
         else edge_cell_shift.round().to(torch.int64)
     )
     half = num_edges // 2
-    if (
-        num_edges % 2 == 0
-        and torch.equal(edge_index[:, half:], edge_index[:, :half].flip(0))
-        and torch.equal(shift[half:], -shift[:half])
-    ):
+    if AtomicDataDict.edges_in_pair_order(edge_index, shift):
         return None
     center, neighbor = edge_index[0], edge_index[1]
     # one direction of each pair is "forward": i < j, or i == j with the first nonzero shift component > 0
@@ -309,33 +305,6 @@ def _lexicographic_order(columns: List[torch.Tensor]) -> torch.Tensor:
     return order
 
 
-def _is_edge_field(field: str) -> bool:
-    try:
-        return get_field_type(field) == "edge"
-    except KeyError:  # an unregistered field
-        return False
-
-
-def permute_edges_(data: AtomicDataDict.Type, order: torch.Tensor) -> AtomicDataDict.Type:
-    """Reorder the edges of ``data`` by ``order`` (e.g. from :func:`edge_pair_order`), in place.
-
-    Every registered per-edge field is permuted: ``edge_index[:, order]``, ``field[order]``.
-
-    Returns:
-        ``data``.
-    """
-    for field, value in data.items():
-        if field == keys.EDGE_INDEX_KEY:
-            data[field] = value[:, order]
-        elif field == keys.EDGE_TRANSPOSE_PERM_KEY:  # edge numbers: renumbered, not reordered
-            inverse = torch.empty_like(order)
-            inverse[order] = torch.arange(order.shape[0], device=order.device)
-            data[field] = inverse[value]
-        elif _is_edge_field(field):
-            data[field] = value[order]
-    return data
-
-
 def select_edges_(data: AtomicDataDict.Type, keep: torch.Tensor) -> AtomicDataDict.Type:
     """Keep only the edges where ``keep`` (E,) is true, in every per-edge field, in place.
 
@@ -350,7 +319,7 @@ def select_edges_(data: AtomicDataDict.Type, keep: torch.Tensor) -> AtomicDataDi
             data[field] = value[:, keep]
         elif field == keys.EDGE_TRANSPOSE_PERM_KEY:
             data[field] = AtomicDataDict.select_edge_permutation(value, keep)
-        elif _is_edge_field(field):
+        elif AtomicDataDict.is_edge_field(field):
             data[field] = value[keep]
     return data
 
@@ -370,7 +339,7 @@ def restore_edge_order_(
     inverse = torch.empty_like(order)
     inverse[order] = torch.arange(order.shape[0], device=order.device)
     for field in list(out):
-        if not _is_edge_field(field):
+        if not AtomicDataDict.is_edge_field(field):
             continue
         if field in data:
             out[field] = data[field]
