@@ -60,6 +60,8 @@ def test_training_step_matches_eager(models):
             torch.testing.assert_close(grads[1][name], grad, rtol=1e-9, atol=1e-10, msg=name)
     assert compiled.compile_disabled_reason is None
     assert len(compiled._variants) == 1  # one trace for both batch sizes
+    # the eager reference of the first call ran in eval mode; the model is back in training mode
+    assert all(module.training for module in compiled.modules())
 
 
 def test_evaluation_matches_eager(models):

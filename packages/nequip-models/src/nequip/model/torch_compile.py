@@ -12,7 +12,8 @@ One graph is traced and compiled per *variant*: per set of input fields present,
 ``training`` flag (training keeps the force graph for the backward) and for single frames
 versus batches of several (a frame count of 1 is a constant of the traced graph, the atom
 and edge counts stay symbolic: molecular dynamics of one system of any size runs compiled). On the first call of
-a variant the compiled outputs are compared with the eager ones. The convolution kernels are
+a variant the compiled outputs are compared with the eager ones (computed in eval mode and
+detached, so that no eager graph of the forces is held while the variant compiles). The convolution kernels are
 traced in their graph-compiler formulation (:func:`nequip.nn.kernels.traced_for_graph_compiler`:
 no CPU edge chunking, so that the graph holds for any number of edges, and contractions that
 inductor fuses; eval-mode graphs traced with several threads sum each convolution in one
@@ -126,10 +127,24 @@ class CompileGraphModel(GraphModel):
             tensors.append(tensor)
         return names, tensors
 
+    def _eager_reference(self, inputs: AtomicDataDict.Type) -> AtomicDataDict.Type:
+        """The eager model's outputs on ``inputs``, detached, to check a compiled variant against.
+
+        Computed in eval mode: the same numbers as in training mode (to rounding), without
+        the graph of the forces that training mode keeps for the backward, which would
+        otherwise be the peak of the process's memory while the variant is compiled.
+        """
+        training = self.model.training
+        self.model.eval()
+        try:
+            return {field: value.detach() for field, value in self.model(dict(inputs)).items()}
+        finally:
+            self.model.train(training)
+
     def _compile_variant(self, inputs: AtomicDataDict.Type) -> Optional[_Variant]:
         from torch.fx.experimental.proxy_tensor import make_fx
 
-        eager = self.model(dict(inputs))
+        eager = self._eager_reference(inputs)
         output_fields = tuple(field for field in FLOAT64_OUTPUT_FIELDS if field in eager)
         input_fields = tuple(sorted(inputs))
         state_names, state = self._state()
