@@ -468,7 +468,7 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         Returns:
             (N, irreps_mid.dim) summed messages, in the layout of ``irreps_mid``.
         """
-        num_nodes, num_edges = x.shape[0], edge_attr.shape[0]
+        num_nodes = x.shape[0]
         x_parts = x.split(self._in_sizes, dim=1)
         # each block's node features as (N, d1 * u): channel-last, ready for the contraction
         node_features = [
@@ -503,8 +503,23 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         if self.for_graph_compiler:  # all edges at once
             messages = self._slice_messages(edge_attr, x_edges, list(weights))
             outs = [_scatter_rows_for_graph_compiler(m, edge_center, num_nodes) for m in messages]
-            out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
-            return torch.index_select(out, 1, self._perm)
+        else:
+            outs = self._sums_over_edge_slices(x, x_edges, edge_attr, weights, edge_center)
+        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+        return torch.index_select(out, 1, self._perm)
+
+    def _sums_over_edge_slices(
+        self,
+        x: torch.Tensor,
+        x_edges: List[torch.Tensor],
+        edge_attr: torch.Tensor,
+        weights: Sequence[torch.Tensor],
+        edge_center: torch.Tensor,
+    ) -> List[torch.Tensor]:
+        """The eager formulation's (N, output_size) sums per group, over slices of edges that
+        stay in cache (on the CPU, outside torch.compile), each slice optionally recomputed in
+        the backward."""
+        num_nodes, num_edges = x.shape[0], edge_attr.shape[0]
         outs = [torch.zeros(num_nodes, group.output_size, dtype=x.dtype, device=x.device) for group in self._groups]
         chunk = num_edges
         sliced = not (x.is_cuda or torch.compiler.is_compiling())
@@ -528,8 +543,7 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
                 messages = self._slice_messages(sh, list(x_slice), list(w_slice))
             for out_g, m in zip(outs, messages):
                 out_g.index_add_(0, center, m)
-        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
-        return torch.index_select(out, 1, self._perm)
+        return outs
 
     def _convolve_in_one_scatter(
         self,
