@@ -130,16 +130,67 @@ def test_weights_shared_by_paths_or_unused():
     assert bool((grad[:, 14:18] == 0).all() and (grad[:, -2:] == 0).all())
 
 
-def test_fused_gradients_pass_gradcheck_and_gradgradcheck():
-    """First derivatives by the fused backward, second ones (create_graph) through the reference."""
-    inputs, tables = _problem(num_nodes=4, num_edges=10)
-    leaves = [t.clone().requires_grad_(True) for t in inputs[:3]]
+@pytest.mark.parametrize("pair_weights", [False, True])
+def test_fused_gradients_pass_gradcheck_to_third_order(pair_weights):
+    """First derivatives, their derivatives (force training) and those of the second ones."""
+    (x, sh, w, center, neighbor), tables = _problem(num_nodes=4, num_edges=10)
+    leaves = [t.clone().requires_grad_(True) for t in (x, sh, w[:5] if pair_weights else w)]
 
     def fn(x, sh, w):
-        return tensor_product_scatter(x, sh, w, *inputs[3:], *tables)
+        return tensor_product_scatter(x, sh, w, center, neighbor, *tables, pair_weights=pair_weights)
+
+    def gradients(x, sh, w):
+        return torch.autograd.grad(fn(x, sh, w).square().sum(), (x, sh, w), create_graph=True)
 
     assert torch.autograd.gradcheck(fn, leaves)
     assert torch.autograd.gradgradcheck(fn, leaves)
+    assert torch.autograd.gradgradcheck(gradients, leaves)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("wanted", [(0, 1, 2), (1, 2), (0,)])
+@pytest.mark.parametrize("dtype,tolerance", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
+def test_second_derivatives_match_reference(threads, wanted, dtype, tolerance):
+    """A force-training-like loss: gradients with create_graph, a loss of them, its gradients
+    with respect to every input and to the upstream gradient, with pair weights."""
+    (x, sh, w, center, neighbor), tables = _problem(dtype, num_edges=300)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        results = []
+        for op in (tensor_product_scatter, tensor_product_scatter_reference):
+            leaves = [t.clone().requires_grad_(True) for t in (x, sh, w[:150])]
+            probe = torch.randn(x.shape[0], tables[3], generator=torch.Generator().manual_seed(2), dtype=dtype)
+            probe.requires_grad_(True)
+            out = op(*leaves, center, neighbor, *tables, pair_weights=True)
+            firsts = torch.autograd.grad(out, [leaves[i] for i in wanted], probe, create_graph=True)
+            loss = sum((g.sin() * (k + 1)).sum() for k, g in enumerate(firsts))
+            results.append(torch.autograd.grad(loss, [*leaves, probe], allow_unused=True))
+        for name, got, expected in zip(("x", "sh", "w", "grad_out"), *results):
+            if expected is None:  # linear in that input: its gradient does not depend on it
+                assert got is None or bool((got == 0).all()), name
+                continue
+            scale = expected.abs().max().item()
+            torch.testing.assert_close(got, expected, rtol=tolerance, atol=tolerance * scale, msg=name)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_second_derivatives_are_fused_operators():
+    """The graph of a force-training step holds the two fused operators and no per-edge tensor."""
+    (x, sh, w, center, neighbor), tables = _problem(num_edges=40)
+
+    def training_step(x, sh, w):
+        out = tensor_product_scatter(x, sh, w, center, neighbor, *tables)
+        forces_like = torch.autograd.grad(out.square().sum(), (x, sh, w), create_graph=True)
+        return torch.autograd.grad(sum(g.square().sum() for g in forces_like), (x, sh, w))
+
+    leaves = [t.clone().requires_grad_(True) for t in (x, sh, w)]
+    graph = torch.fx.experimental.proxy_tensor.make_fx(training_step)(*leaves).graph
+    targets = [str(node.target) for node in graph.nodes if node.op == "call_function"]
+    assert targets.count("nequip_kernels.tensor_product_scatter.default") >= 2
+    assert "nequip_kernels.tensor_product_scatter_backward.default" in targets
+    assert not any("index_add" in t or "bmm" in t for t in targets)
 
 
 def test_operator_traces_as_one_call():

@@ -19,7 +19,9 @@ FIELDS = (keys.TOTAL_ENERGY_KEY, keys.PER_ATOM_ENERGY_KEY, keys.FORCE_KEY, keys.
 
 
 @pytest.fixture
-def models(tiny_kwargs):
+def models(request, tiny_kwargs):
+    """Eager and compiled models with nequip-kernels' fused convolution where it applies (if
+    installed), or with the PyTorch formulations of the convolution (parameter ``False``)."""
     tiny_kwargs.update(parity=False, per_type_energy_shifts_trainable=True)
     eager = NequIPGNNModel(**tiny_kwargs)
     compiled = NequIPGNNModel(**tiny_kwargs, compile_mode="compile")
@@ -28,6 +30,7 @@ def models(tiny_kwargs):
         for module in model.modules():
             if isinstance(module, TensorProductScatter):
                 module.edge_chunk_size = 7
+                module.fused_kernel = getattr(request, "param", True)
     assert isinstance(compiled, CompileGraphModel)
     return eager, compiled
 
@@ -42,6 +45,7 @@ def _assert_same(got, expected):
         torch.testing.assert_close(got[field], expected[field], rtol=1e-10, atol=1e-10, equal_nan=True, msg=field)
 
 
+@pytest.mark.parametrize("models", [True, False], ids=["fused kernel", "pytorch convolution"], indirect=True)
 def test_training_step_matches_eager(models):
     """Energies, forces, stress and the weight gradients of an energy + force loss; new batch sizes reuse the graph."""
     eager, compiled = models

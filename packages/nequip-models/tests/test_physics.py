@@ -89,14 +89,17 @@ def _build(builder, config, seed=0):
 
 
 @pytest.mark.parametrize("name", list(MATRIX))
-@pytest.mark.parametrize("training", [True, False])
-def test_physics_kit_passes(name, training):
-    """In training mode and in eval mode (where the convolution is nequip-kernels' fused kernel on the CPU)."""
+@pytest.mark.parametrize("training,fused_kernel", [(True, True), (False, True), (True, False)])
+def test_physics_kit_passes(name, training, fused_kernel):
+    """In training and eval mode with nequip-kernels' fused convolution (where installed), and
+    with the PyTorch formulation of the convolution."""
     config = MATRIX[name]
     model = _build(NequIPGNNModel, config).train(training)
     assert not any("bias" in n for n, _ in model.named_parameters())
     kernels = [m for m in model.modules() if isinstance(m, TensorProductScatter)]
-    assert kernels and all(k.uses_fused_kernel(torch.zeros(1)) == (HAS_FUSED_KERNELS and not training) for k in kernels)
+    for kernel in kernels:  # the builder has no kernel arguments: choose the formulation on the modules
+        kernel.fused_kernel = fused_kernel
+    assert kernels and all(k.uses_fused_kernel(torch.zeros(1)) == (HAS_FUSED_KERNELS and fused_kernel) for k in kernels)
     check_all(model, TYPES, R_MAX, config["shifts"])
 
 

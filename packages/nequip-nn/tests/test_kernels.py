@@ -84,7 +84,7 @@ def test_instructions_follow_upstream_layout():
 def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute, one_scatter_sum, fused):
     """Eager (sliced or not, recomputed or not), both graph-compiler formulations (a
     scatter-sum per path group, or one gather and one scatter-sum) and the fused kernel of
-    nequip-kernels (eval mode) against e3nn."""
+    nequip-kernels against e3nn, to second derivatives."""
     if fused and not HAS_FUSED_KERNELS:
         pytest.skip("nequip-kernels is not installed")
     for_graph_compiler = one_scatter_sum is not None
@@ -93,14 +93,18 @@ def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute, 
         torch.set_default_dtype(torch.float64)
         try:
             fast = TensorProductScatter(
-                irreps_in, sh_irreps, irreps_in, edge_chunk_size=chunk, recompute_in_backward=recompute
+                irreps_in,
+                sh_irreps,
+                irreps_in,
+                edge_chunk_size=chunk,
+                recompute_in_backward=recompute,
+                fused_kernel=fused,
             )
             ref = ReferenceTensorProductScatter(irreps_in, sh_irreps, irreps_in)
         finally:
             torch.set_default_dtype(torch.float32)
     assert fast.irreps_mid == ref.irreps_mid and fast.weight_numel == ref.weight_numel
-    fast.train(not fused)
-    assert fast.uses_fused_kernel(x) == fused
+    assert fast.training and fast.uses_fused_kernel(x) == fused
     weight = torch.randn(sh.shape[0], fast.weight_numel, dtype=torch.float64)
     inputs = [t.clone().requires_grad_(t.is_floating_point()) for t in (x, sh, weight)]
     ref_inputs = [t.clone().requires_grad_(True) for t in (x, sh, weight)]
@@ -123,24 +127,30 @@ def test_fast_convolution_matches_reference(irreps_in, l_max, chunk, recompute, 
 
 
 @pytest.mark.skipif(not HAS_FUSED_KERNELS, reason="nequip-kernels is not installed")
-def test_fused_kernel_only_outside_training_and_graph_compilers():
-    """Training graphs, graph-compiler formulations and torch.compile keep the PyTorch formulation."""
+def test_fused_kernel_except_in_compiled_inference_graphs():
+    """Eager and training graphs call the fused kernel; compiled inference graphs (graph-compiler
+    formulation or torch.compile in eval mode) keep inductor's code; ``fused_kernel=False`` never."""
     sh_irreps, x, sh, center, neighbor = _inputs("3x0e+2x1o", 1)
     tp = TensorProductScatter("3x0e+2x1o", sh_irreps, "3x0e+2x1o").double()
-    assert tp.training and not tp.uses_fused_kernel(x)
-    tp.eval()
-    assert tp.uses_fused_kernel(x)
-    with tp.graph_compiler_formulation():
-        assert not tp.uses_fused_kernel(x)
-    assert torch.compile(lambda t: tp.uses_fused_kernel(t), backend="eager", fullgraph=True)(x) is False
+    plain = TensorProductScatter("3x0e+2x1o", sh_irreps, "3x0e+2x1o", fused_kernel=False).double()
+
+    def compiled_uses_fused_kernel(module):
+        return torch.compile(lambda t: module.uses_fused_kernel(t), backend="eager", fullgraph=True)(x)
+
+    for training in (True, False):
+        tp.train(training)
+        plain.train(training)
+        assert tp.uses_fused_kernel(x) and not plain.uses_fused_kernel(x)
+        with tp.graph_compiler_formulation():
+            assert tp.uses_fused_kernel(x) == training
+        assert compiled_uses_fused_kernel(tp) == training and compiled_uses_fused_kernel(plain) is False
     # float32 and float64 models: the coefficient table follows the module's dtype
     weight = torch.randn(sh.shape[0], tp.weight_numel)
     for dtype, tolerance in ((torch.float32, 1e-5), (torch.float64, 1e-12)):
         tp.to(dtype)
+        plain.to(dtype)
         fused = tp(x.to(dtype), sh.to(dtype), weight.to(dtype), center, neighbor)
-        tp.train()
-        expected = tp(x.to(dtype), sh.to(dtype), weight.to(dtype), center, neighbor)
-        tp.eval()
+        expected = plain(x.to(dtype), sh.to(dtype), weight.to(dtype), center, neighbor)
         assert fused.dtype == dtype
         torch.testing.assert_close(fused, expected, rtol=tolerance, atol=tolerance)
 
@@ -164,7 +174,7 @@ def test_traced_for_graph_compiler_sets_and_restores_the_kernels():
 def test_graph_compiler_formulation_does_not_slice_edges(monkeypatch):
     """In the graph-compiler formulation a CPU batch goes at once (one index_add_ per group)."""
     sh_irreps, x, sh, center, neighbor = _inputs("3x0e", 0, num_edges=40)
-    tp = TensorProductScatter("3x0e", sh_irreps, "3x0e", edge_chunk_size=7)
+    tp = TensorProductScatter("3x0e", sh_irreps, "3x0e", edge_chunk_size=7, fused_kernel=False)
     weight = torch.randn(40, tp.weight_numel, dtype=torch.float64)
     tp.double()
     calls = []
@@ -326,11 +336,16 @@ def test_weights_per_pair_equal_repeated_weights(formulation):
             kernel = (
                 ReferenceTensorProductScatter("3x0e+2x1o+2x2e", sh_irreps, "3x0e+2x1o+2x2e")
                 if formulation == "reference"
-                else TensorProductScatter("3x0e+2x1o+2x2e", sh_irreps, "3x0e+2x1o+2x2e", edge_chunk_size=16)
+                else TensorProductScatter(
+                    "3x0e+2x1o+2x2e",
+                    sh_irreps,
+                    "3x0e+2x1o+2x2e",
+                    edge_chunk_size=16,
+                    fused_kernel=formulation == "fused",
+                )
             )
         finally:
             torch.set_default_dtype(torch.float32)
-    kernel.train(formulation != "fused")
     half = torch.randn(20, kernel.weight_numel, dtype=torch.float64, requires_grad=True)
     context = {
         "graph compiler": lambda: kernel.graph_compiler_formulation(False),

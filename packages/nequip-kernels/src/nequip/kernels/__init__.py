@@ -4,8 +4,8 @@
 neighbor's features with the edge's spherical harmonics, weight per channel, sum into the
 center) in one pass over the edges of a C++/OpenMP kernel, forward and backward, without
 writing a per-edge tensor. :func:`tensor_product_scatter_reference` computes the same in plain
-PyTorch operations; it is the kernel's test oracle, and the fused kernel's gradients are
-taken through it when they must themselves be differentiated (force training).
+PyTorch operations; it is the kernel's test oracle. The fused kernel's derivatives of every
+order are fused kernels too (force training differentiates the forces again).
 """
 
 from .tensor_product_scatter import (

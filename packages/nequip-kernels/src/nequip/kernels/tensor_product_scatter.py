@@ -17,7 +17,6 @@ network evaluated once per pair gives them; the weights' gradient then sums both
 """
 
 import importlib.util
-from typing import Optional, Tuple
 
 import torch
 
@@ -100,6 +99,10 @@ def _backward_shapes(
     return tuple(t.new_empty(t.shape if need else (0,)) for t, need in ((x, need_x), (sh, need_sh), (w, need_w)))
 
 
+_FORWARD = torch.ops.nequip_kernels.tensor_product_scatter
+_BACKWARD = torch.ops.nequip_kernels.tensor_product_scatter_backward
+
+
 def _save_inputs(ctx, inputs, output):
     ctx.save_for_backward(*inputs[:8])
     ctx.num_outputs, ctx.pair_weights = inputs[8], inputs[9]
@@ -108,23 +111,63 @@ def _save_inputs(ctx, inputs, output):
 def _gradients(ctx, grad_out):
     x, sh, w, center, neighbor, paths, cg_index, cg_value = ctx.saved_tensors
     needs = ctx.needs_input_grad[:3]
-    grads: Tuple[Optional[torch.Tensor], ...]
-    if torch.is_grad_enabled():
-        # the gradient will be differentiated again (create_graph, e.g. force training):
-        # take it through the reference, whose own gradients exist
-        inputs = [t for t, need in zip((x, sh, w), needs) if need]
-        out = tensor_product_scatter_reference(
-            x, sh, w, center, neighbor, paths, cg_index, cg_value, ctx.num_outputs, ctx.pair_weights
-        )
-        found = iter(torch.autograd.grad(out, inputs, grad_out, create_graph=True))
-        grads = tuple(next(found) if need else None for need in needs)
-    else:
-        computed = torch.ops.nequip_kernels.tensor_product_scatter_backward(
-            grad_out, x, sh, w, center, neighbor, paths, cg_index, cg_value, *needs, ctx.pair_weights
-        )
-        grads = tuple(g if need else None for g, need in zip(computed, needs))
+    computed = _BACKWARD(grad_out, x, sh, w, center, neighbor, paths, cg_index, cg_value, *needs, ctx.pair_weights)
+    grads = tuple(g if need else None for g, need in zip(computed, needs))
     return (*grads, None, None, None, None, None, None, None)
 
+
+def _save_backward_inputs(ctx, inputs, output):
+    ctx.save_for_backward(*inputs[:9])
+    ctx.computed, ctx.pair_weights = inputs[9:12], inputs[12]
+
+
+def _second_derivatives(ctx, grad_grad_x, grad_grad_sh, grad_grad_w):
+    """The gradients of the backward operator, in fused operators only.
+
+    The convolution ``F(x, sh, w)`` is linear in each of ``x``, ``sh`` and ``w``, and its backward
+    ``B = (B_x, B_sh, B_w)`` gives the gradients of ``<g, F>``. Given cotangents ``(a_x, a_sh, a_w)``
+    of the gradients ``B`` computed, the gradients of ``<a_x, B_x> + <a_sh, B_sh> + <a_w, B_w>`` are
+
+    - for ``g``: ``F(a_x, sh, w) + F(x, a_sh, w) + F(x, sh, a_w)``;
+    - for ``x``: ``B_x(g; x, a_sh, w) + B_x(g; x, sh, a_w)``;
+    - for ``sh``: ``B_sh(g; a_x, sh, w) + B_sh(g; x, sh, a_w)``;
+    - for ``w``: ``B_w(g; a_x, sh, w) + B_w(g; x, a_sh, w)``;
+
+    that is three forward and three backward calls, each backward with two of its three outputs.
+    All of them are these same operators, so derivatives of every order stay fused.
+    """
+    grad_out, x, sh, w, center, neighbor, paths, cg_index, cg_value = ctx.saved_tensors
+    tables = (center, neighbor, paths, cg_index, cg_value)
+    cotangents = [
+        a if computed and a is not None else None
+        for a, computed in zip((grad_grad_x, grad_grad_sh, grad_grad_w), ctx.computed)
+    ]
+    want_out, want_x, want_sh, want_w = ctx.needs_input_grad[:4]
+    grads = [None, None, None, None]  # grad_out, x, sh, w
+
+    def add(i, g):
+        grads[i] = g if grads[i] is None else grads[i] + g
+
+    for k, a in enumerate(cotangents):
+        if a is None:
+            continue
+        # the inputs with the k-th one replaced by its cotangent
+        replaced = [a if i == k else t for i, t in enumerate((x, sh, w))]
+        if want_out:
+            add(0, _FORWARD(*replaced, *tables, grad_out.shape[1], ctx.pair_weights))
+        # the gradients of the two other inputs (that of the k-th does not depend on it)
+        needs = [want and i != k for i, want in enumerate((want_x, want_sh, want_w))]
+        if any(needs):
+            computed = _BACKWARD(grad_out, *replaced, *tables, *needs, ctx.pair_weights)
+            for i, need in enumerate(needs):
+                if need:
+                    add(i + 1, computed[i])
+    return (*grads, None, None, None, None, None, None, None, None, None)
+
+
+torch.library.register_autograd(
+    "nequip_kernels::tensor_product_scatter_backward", _second_derivatives, setup_context=_save_backward_inputs
+)
 
 torch.library.register_autograd("nequip_kernels::tensor_product_scatter", _gradients, setup_context=_save_inputs)
 
@@ -148,9 +191,10 @@ def tensor_product_scatter(
     ``torch.compile``, ``torch.export`` and AOTInductor keep it as one call.
 
     Same arguments and result as :func:`tensor_product_scatter_reference`, to rounding (the
-    sums run in another order). Differentiable with respect to ``x``, ``sh`` and ``w``: the
-    first derivatives are fused kernels too; derivatives of those derivatives (a backward
-    pass with ``create_graph=True``) are taken through the reference.
+    sums run in another order). Differentiable with respect to ``x``, ``sh`` and ``w`` to any
+    order, in fused operators only: the first derivatives are the operator
+    ``tensor_product_scatter_backward``, and its derivatives (force training differentiates
+    the forces again) are calls of these two operators (see ``_second_derivatives``).
 
     Raises:
         RuntimeError: tensors not on the CPU, of different floating dtypes, of inconsistent

@@ -24,9 +24,9 @@ Two implementations:
   messages of all paths of that irrep are one batched matmul ``T_e @ x_j`` with the
   neighbor features laid out (d_1, u), then a broadcast multiply by the weights and a
   scatter-sum, over slices of edges that stay in cache. The result is permuted into the
-  reference layout at the node level, where it is cheap. Outside training on the CPU it
-  calls the fused C++ kernel of the optional ``nequip-kernels`` package instead (same
-  contract and numbers to rounding), which never writes a per-edge tensor.
+  reference layout at the node level, where it is cheap. On the CPU it calls the fused
+  C++ kernel of the optional ``nequip-kernels`` package instead (same contract and numbers
+  to rounding), which never writes a per-edge tensor, except in compiled inference graphs.
 """
 
 import contextlib
@@ -259,13 +259,15 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
     ``recompute_in_backward`` recomputes each slice's messages in backward instead of
     keeping them (``torch.utils.checkpoint``): less peak memory for more time.
 
-    Outside training (``module.eval()``), on CPU tensors, outside ``torch.compile`` and the
-    graph-compiler formulation, and when the optional ``nequip-kernels`` package is installed
-    (:data:`HAS_FUSED_KERNELS`), the convolution is one call of its fused C++/OpenMP kernel
-    (:func:`nequip.kernels.tensor_product_scatter`): one pass over the edges that couples,
-    weights and sums each edge's messages in registers, and one for the first derivatives.
-    Training keeps the formulation above: force training differentiates the forces again,
-    which the fused kernel does through its PyTorch reference (correct, not faster).
+    On CPU tensors, when the optional ``nequip-kernels`` package is installed
+    (:data:`HAS_FUSED_KERNELS`) and ``fused_kernel`` is on, the convolution is one call of its
+    fused C++/OpenMP kernel (:func:`nequip.kernels.tensor_product_scatter`): one pass over the
+    edges that couples, weights and sums each edge's messages in registers, one for the first
+    derivatives, and calls of these two for the derivatives of those (force training
+    differentiates the forces again). It does so eagerly and in training graphs, compiled
+    or not; compiled inference graphs (``module.eval()`` inside the graph-compiler
+    formulation or ``torch.compile``: MD exports) keep inductor's code for the convolution,
+    which was as fast there (``docs/benchmarks.md``).
 
     In its graph-compiler formulation (:meth:`graph_compiler_formulation`, entered while
     the model is traced for inductor by :func:`traced_for_graph_compiler`), four things
@@ -299,6 +301,8 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
             in :attr:`weight_order` (see the protocol); default ``False`` (e3nn's order).
         edge_chunk_size: edges per slice on CPU (``<= 0``: all at once).
         recompute_in_backward: trade time for memory, see above (default ``False``).
+        fused_kernel: call the fused kernel of ``nequip-kernels`` where it applies (see
+            above; default ``True``); ``False`` keeps the PyTorch formulations everywhere.
 
     Attributes:
         irreps_mid: output irreps (one entry per path, sorted).
@@ -323,6 +327,7 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         weights_in_kernel_order: bool = False,
         edge_chunk_size: int = 8192,
         recompute_in_backward: bool = False,
+        fused_kernel: bool = True,
     ):
         super().__init__()
         self.irreps_in, self.irreps_sh = o3.Irreps(irreps_in), o3.Irreps(irreps_sh)
@@ -331,6 +336,7 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
         self.edge_chunk_size = int(edge_chunk_size)
         self.recompute_in_backward = bool(recompute_in_backward)
         self.weights_in_kernel_order = bool(weights_in_kernel_order)
+        self.fused_kernel = bool(fused_kernel)
         self._one_scatter_sum: Optional[bool] = None  # None: eager formulation
         sh_offsets = [0]
         for mul_ir in self.irreps_sh:
@@ -420,13 +426,8 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
     def uses_fused_kernel(self, x: torch.Tensor) -> bool:
         """Whether :meth:`forward` on features ``x`` calls the fused kernel of ``nequip-kernels``
         (see the class docstring)."""
-        return (
-            HAS_FUSED_KERNELS
-            and not self.training
-            and x.device.type == "cpu"
-            and not self.for_graph_compiler
-            and not torch.compiler.is_compiling()
-        )
+        compiled_inference = not self.training and (self.for_graph_compiler or torch.compiler.is_compiling())
+        return HAS_FUSED_KERNELS and self.fused_kernel and x.device.type == "cpu" and not compiled_inference
 
     @property
     def weight_order(self) -> Optional[torch.Tensor]:
