@@ -24,9 +24,9 @@ Two implementations:
   messages of all paths of that irrep are one batched matmul ``T_e @ x_j`` with the
   neighbor features laid out (d_1, u), then a broadcast multiply by the weights and a
   scatter-sum, over slices of edges that stay in cache. The result is permuted into the
-  reference layout at the node level, where it is cheap. On the CPU it calls the fused
-  C++ kernel of the optional ``nequip-kernels`` package instead (same contract and numbers
-  to rounding), which never writes a per-edge tensor, except in compiled inference graphs.
+  reference layout at the node level, where it is cheap. On the CPU, except in compiled
+  inference graphs, it calls the fused C++ kernel of the optional ``nequip-kernels`` package
+  instead (same contract and numbers to rounding), which never writes a per-edge tensor.
 """
 
 import contextlib
