@@ -105,7 +105,7 @@ _BACKWARD = torch.ops.nequip_kernels.tensor_product_scatter_backward
 
 def _save_inputs(ctx, inputs, output):
     ctx.save_for_backward(*inputs[:8])
-    ctx.num_outputs, ctx.pair_weights = inputs[8], inputs[9]
+    ctx.pair_weights = inputs[9]
 
 
 def _gradients(ctx, grad_out):
@@ -200,6 +200,4 @@ def tensor_product_scatter(
         RuntimeError: tensors not on the CPU, of different floating dtypes, of inconsistent
             shapes, or edge indices outside ``[0, N)`` (the message names which).
     """
-    return torch.ops.nequip_kernels.tensor_product_scatter(
-        x, sh, w, center, neighbor, paths, cg_index, cg_value, num_outputs, pair_weights
-    )
+    return _FORWARD(x, sh, w, center, neighbor, paths, cg_index, cg_value, num_outputs, pair_weights)
