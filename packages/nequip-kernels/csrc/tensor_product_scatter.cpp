@@ -29,13 +29,13 @@
 #include <torch/library.h>
 
 #include <algorithm>
-#include <vector>
+#include <cstring>
+#include <type_traits>
 
 namespace {
 
 enum PathColumn { MUL, D1, D3, X_OFF, W_OFF, OUT_OFF, CG_BEGIN, CG_END, PATH_COLUMNS };
-constexpr int64_t MAX_COUPLING = 16 * 16;  // d3 * d1 up to l = 7 on both sides
-constexpr int64_t GRAIN = 64;              // edges per parallel task
+constexpr int64_t GRAIN = 64;  // edges per parallel task
 
 // The edge loops are compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2, FMA) and baseline x86-64,
 // chosen by the CPU's features when the library loads (GCC's function multiversioning), so one
@@ -91,28 +91,51 @@ void check_inputs(const at::Tensor& x, const at::Tensor& sh, const at::Tensor& w
   }
 }
 
-// sum_u a[u] b[u] in LANES independent partial sums, which the compiler vectorizes (a single
-// running sum would have to be added in order, one lane at a time), added pairwise at the end
-constexpr int64_t LANES = 16;
+// Channels per block of the inner loops: 64 bytes (16 floats, 8 doubles), held in one vector of
+// GCC's vector extension, which each clone lowers to its instruction set (one AVX-512 register,
+// two AVX2 registers). The irrep dimensions of the common paths (1, 3 and 5, l <= 2) are
+// compile-time constants, so a block's features, weights and gradients stay in registers across
+// the coupling; other dimensions take the same code with run-time sizes.
 template <typename T>
-inline __attribute__((always_inline)) T dot(const T* a, const T* b, int64_t n) {
-  T partial[LANES] = {};
-  int64_t u = 0;
-  for (; u + LANES <= n; u += LANES)
-    for (int64_t k = 0; k < LANES; ++k) partial[k] += a[u + k] * b[u + k];
-  for (; u < n; ++u) partial[u % LANES] += a[u] * b[u];
-  // pairwise, with constant widths so that each step is one vector add
-  static_assert(LANES == 16, "the pairwise sum below is written for 16 lanes");
-  for (int64_t k = 0; k < 8; ++k) partial[k] += partial[k + 8];
-  for (int64_t k = 0; k < 4; ++k) partial[k] += partial[k + 4];
-  for (int64_t k = 0; k < 2; ++k) partial[k] += partial[k + 2];
-  return partial[0] + partial[1];
+constexpr int64_t CHUNK = 64 / sizeof(T);
+constexpr int64_t MAX_DIM = 16;  // 2 l + 1 for l <= 7
+constexpr int64_t MAX_SH = 64;   // spherical harmonics up to l = 7
+constexpr int64_t MAX_COUPLING = MAX_DIM * MAX_DIM;
+
+#define NEQUIP_INLINE inline __attribute__((always_inline))
+
+template <typename T>
+struct VectorOf {
+  typedef T type __attribute__((vector_size(64)));
+};
+template <typename T>
+using Vec = typename VectorOf<T>::type;
+
+// the first n (W if W > 0) values at p, the other lanes zero
+template <typename T, int64_t W>
+NEQUIP_INLINE Vec<T> load(const T* p, int64_t n) {
+  Vec<T> v = {};
+  std::memcpy(&v, p, (W ? W : n) * sizeof(T));
+  return v;
+}
+
+template <typename T, int64_t W>
+NEQUIP_INLINE void store(T* p, const Vec<T>& v, int64_t n) {
+  std::memcpy(p, &v, (W ? W : n) * sizeof(T));
+}
+
+template <typename T>
+NEQUIP_INLINE T sum_lanes(const Vec<T>& v) {  // pairwise, halving the width each step
+  T lanes[CHUNK<T>];
+  std::memcpy(lanes, &v, sizeof(lanes));
+  for (int64_t width = CHUNK<T> / 2; width > 0; width /= 2)
+    for (int64_t k = 0; k < width; ++k) lanes[k] += lanes[k + width];
+  return lanes[0];
 }
 
 // t[m3 * d1 + m1] = sum of the path's coefficients times the edge's spherical harmonics
 template <typename T>
-inline __attribute__((always_inline)) void couplings(const int64_t* path, const int64_t* cg_idx, const T* cg_val,
-                                                     const T* sh_e, T* t) {
+NEQUIP_INLINE void couplings(const int64_t* path, const int64_t* cg_idx, const T* cg_val, const T* sh_e, T* t) {
   const int64_t d1 = path[D1];
   std::fill(t, t + path[D3] * d1, T(0));
   for (int64_t k = path[CG_BEGIN]; k < path[CG_END]; ++k) {
@@ -121,108 +144,160 @@ inline __attribute__((always_inline)) void couplings(const int64_t* path, const 
   }
 }
 
-// acc[u] = sum_m1 t_row[m1] x[m1][u]: one output component m3 of a path, before the weights
-template <typename T>
-inline __attribute__((always_inline)) void coupled_features(const T* t_row, const T* xb, int64_t d1, int64_t mul,
-                                                            T* acc) {
-  std::fill(acc, acc + mul, T(0));
-  for (int64_t m1 = 0; m1 < d1; ++m1) {
-    const T c = t_row[m1];
-    const T* xm = xb + m1 * mul;
-    for (int64_t u = 0; u < mul; ++u) acc[u] += c * xm[u];
+// One block of channels [u, u + n) of one path and one edge: out[m3][u] += w[u] sum_m1 t[m3][m1] x[m1][u].
+// D1, D3, W: compile-time d1, d3 and n, or 0 for the run-time values. Pointers start at channel u.
+template <typename T, int64_t D1, int64_t D3, int64_t W>
+NEQUIP_INLINE void forward_block(const T* t, const T* xb, const T* we, T* ob, int64_t d1_, int64_t d3_,
+                                 int64_t mul, int64_t n) {
+  const int64_t d1 = D1 ? D1 : d1_, d3 = D3 ? D3 : d3_;
+  Vec<T> xv[D1 ? D1 : MAX_DIM];
+  for (int64_t m1 = 0; m1 < d1; ++m1) xv[m1] = load<T, W>(xb + m1 * mul, n);
+  const Vec<T> wv = load<T, W>(we, n);
+  for (int64_t m3 = 0; m3 < d3; ++m3) {
+    Vec<T> acc = t[m3 * d1] * xv[0];
+    for (int64_t m1 = 1; m1 < d1; ++m1) acc += t[m3 * d1 + m1] * xv[m1];
+    T* o = ob + m3 * mul;
+    store<T, W>(o, load<T, W>(o, n) + wv * acc, n);
   }
 }
 
-// the row of w that edge e reads
-inline __attribute__((always_inline)) int64_t weight_row(const Problem& p, int64_t e) {
-  return p.half && e >= p.half ? e - p.half : e;
+template <typename T, int64_t D1, int64_t D3>
+NEQUIP_INLINE void forward_path(const T* t, const T* xb, const T* we, T* ob, int64_t d1, int64_t d3, int64_t mul) {
+  int64_t u = 0;
+  for (; u + CHUNK<T> <= mul; u += CHUNK<T>)
+    forward_block<T, D1, D3, CHUNK<T>>(t, xb + u, we + u, ob + u, d1, d3, mul, CHUNK<T>);
+  if (u < mul) forward_block<T, D1, D3, 0>(t, xb + u, we + u, ob + u, d1, d3, mul, mul - u);
 }
+
+// One block of channels of the backward of one path and one edge: adds to the weights' gradient
+// gw[u] (if given), the neighbor's gradient gxb[m1][u] (if given) and the gradient of the
+// couplings per lane, g_t[m3 * d1 + m1] (if given; the lanes are summed later).
+template <typename T, int64_t D1, int64_t D3, int64_t W>
+NEQUIP_INLINE void backward_block(const T* t, const T* xb, const T* we, const T* gb, T* gw, T* gxb, Vec<T>* g_t,
+                                  int64_t d1_, int64_t d3_, int64_t mul, int64_t n) {
+  const int64_t d1 = D1 ? D1 : d1_, d3 = D3 ? D3 : d3_;
+  Vec<T> xv[D1 ? D1 : MAX_DIM], gv[D3 ? D3 : MAX_DIM];
+  for (int64_t m1 = 0; m1 < d1; ++m1) xv[m1] = load<T, W>(xb + m1 * mul, n);
+  for (int64_t m3 = 0; m3 < d3; ++m3) gv[m3] = load<T, W>(gb + m3 * mul, n);
+  if (gw) {  // d/dw[u] = sum_m3 g[m3][u] * sum_m1 t[m3][m1] x[m1][u]
+    Vec<T> s = {};
+    for (int64_t m3 = 0; m3 < d3; ++m3) {
+      Vec<T> acc = t[m3 * d1] * xv[0];
+      for (int64_t m1 = 1; m1 < d1; ++m1) acc += t[m3 * d1 + m1] * xv[m1];
+      s += gv[m3] * acc;
+    }
+    store<T, W>(gw, load<T, W>(gw, n) + s, n);
+  }
+  if (!gxb && !g_t) return;
+  const Vec<T> wv = load<T, W>(we, n);
+  for (int64_t m3 = 0; m3 < d3; ++m3) gv[m3] *= wv;  // w[u] * g[m3][u]
+  if (gxb) {  // d/dx[m1][u] = sum_m3 t[m3][m1] w[u] g[m3][u]
+    for (int64_t m1 = 0; m1 < d1; ++m1) {
+      Vec<T> acc = t[m1] * gv[0];
+      for (int64_t m3 = 1; m3 < d3; ++m3) acc += t[m3 * d1 + m1] * gv[m3];
+      T* gxm = gxb + m1 * mul;
+      store<T, W>(gxm, load<T, W>(gxm, n) + acc, n);
+    }
+  }
+  if (g_t)  // d/dt[m3][m1] = sum_u w[u] g[m3][u] x[m1][u]
+    for (int64_t m3 = 0; m3 < d3; ++m3)
+      for (int64_t m1 = 0; m1 < d1; ++m1) g_t[m3 * d1 + m1] += gv[m3] * xv[m1];
+}
+
+template <typename T, int64_t D1, int64_t D3>
+NEQUIP_INLINE void backward_path(const T* t, const T* xb, const T* we, const T* gb, T* gw, T* gxb, Vec<T>* g_t,
+                                 int64_t d1, int64_t d3, int64_t mul) {
+  int64_t u = 0;
+  for (; u + CHUNK<T> <= mul; u += CHUNK<T>)
+    backward_block<T, D1, D3, CHUNK<T>>(t, xb + u, we + u, gb + u, gw ? gw + u : nullptr, gxb ? gxb + u : nullptr, g_t,
+                                     d1, d3, mul, CHUNK<T>);
+  if (u < mul)
+    backward_block<T, D1, D3, 0>(t, xb + u, we + u, gb + u, gw ? gw + u : nullptr, gxb ? gxb + u : nullptr, g_t, d1,
+                                 d3, mul, mul - u);
+}
+
+// calls f(std::integral_constant<int64_t, D1>, std::integral_constant<int64_t, D3>) with the
+// compile-time dimensions of a common path, or with zeros (run-time dimensions)
+template <typename F>
+NEQUIP_INLINE void with_dimensions(int64_t d1, int64_t d3, const F& f) {
+#define NEQUIP_DIMENSIONS(A, B)                                                       \
+  if (d1 == A && d3 == B) {                                                           \
+    f(std::integral_constant<int64_t, A>{}, std::integral_constant<int64_t, B>{}); \
+    return;                                                                           \
+  }
+  NEQUIP_DIMENSIONS(1, 1)
+  NEQUIP_DIMENSIONS(1, 3)
+  NEQUIP_DIMENSIONS(3, 1)
+  NEQUIP_DIMENSIONS(3, 3)
+  NEQUIP_DIMENSIONS(1, 5)
+  NEQUIP_DIMENSIONS(5, 1)
+  NEQUIP_DIMENSIONS(3, 5)
+  NEQUIP_DIMENSIONS(5, 3)
+  NEQUIP_DIMENSIONS(5, 5)
+#undef NEQUIP_DIMENSIONS
+  f(std::integral_constant<int64_t, 0>{}, std::integral_constant<int64_t, 0>{});
+}
+
+// the row of w that edge e reads
+NEQUIP_INLINE int64_t weight_row(const Problem& p, int64_t e) { return p.half && e >= p.half ? e - p.half : e; }
 
 // the i-th edge of the backward: with pair weights the two edges of pair r are i = 2 r and 2 r + 1
-inline __attribute__((always_inline)) int64_t backward_edge(const Problem& p, int64_t i) {
-  return p.half ? (i >> 1) + (i & 1) * p.half : i;
-}
+NEQUIP_INLINE int64_t backward_edge(const Problem& p, int64_t i) { return p.half ? (i >> 1) + (i & 1) * p.half : i; }
 
 template <typename T>
-inline __attribute__((always_inline)) void forward_edges_body(const Problem& p, const T* x, const T* sh, const T* w,
-                                                              const T* cg_val, T* out, int64_t begin, int64_t end) {
+NEQUIP_INLINE void forward_edges_body(const Problem& p, const T* x, const T* sh, const T* w, const T* cg_val, T* out,
+                                      int64_t begin, int64_t end) {
   T t[MAX_COUPLING];
-  std::vector<T> acc;
   for (int64_t e = begin; e < end; ++e) {
     const T* x_j = x + p.neighbor[e] * p.f_in;
     T* out_c = out + p.center[e] * p.f_out;
+    const T* w_e = w + weight_row(p, e) * p.w_cols;
     for (int64_t q = 0; q < p.num_paths; ++q) {
       const int64_t* path = p.paths + q * PATH_COLUMNS;
       const int64_t mul = path[MUL], d1 = path[D1], d3 = path[D3];
       couplings(path, p.cg_idx, cg_val, sh + e * p.s, t);
-      acc.resize(mul);
-      const T* xb = x_j + path[X_OFF];
-      const T* we = w + weight_row(p, e) * p.w_cols + path[W_OFF];
-      for (int64_t m3 = 0; m3 < d3; ++m3) {
-        coupled_features(t + m3 * d1, xb, d1, mul, acc.data());
-        T* o = out_c + path[OUT_OFF] + m3 * mul;
-        for (int64_t u = 0; u < mul; ++u) o[u] += we[u] * acc[u];
-      }
+      with_dimensions(d1, d3, [&](auto D1c, auto D3c) __attribute__((always_inline)) {
+        forward_path<T, decltype(D1c)::value, decltype(D3c)::value>(t, x_j + path[X_OFF], w_e + path[W_OFF],
+                                                                   out_c + path[OUT_OFF], d1, d3, mul);
+      });
     }
   }
 }
 
 template <typename T>
-inline __attribute__((always_inline)) void backward_edges_body(const Problem& p, const T* x, const T* sh, const T* w,
-                                                               const T* cg_val, const T* grad_out, T* grad_x,
-                                                               T* grad_sh, T* grad_w, int64_t begin, int64_t end) {
-  T t[MAX_COUPLING], g_t[MAX_COUPLING];
-  std::vector<T> wg, acc;
+NEQUIP_INLINE void backward_edges_body(const Problem& p, const T* x, const T* sh, const T* w, const T* cg_val,
+                                       const T* grad_out, T* grad_x, T* grad_sh, T* grad_w, int64_t begin,
+                                       int64_t end) {
+  T t[MAX_COUPLING];
+  // gradients of the couplings and of the spherical harmonics per lane, summed over the lanes
+  // once per edge
+  Vec<T> g_t[MAX_COUPLING], g_sh[MAX_SH];
   for (int64_t i = begin; i < end; ++i) {
     const int64_t e = backward_edge(p, i);
     const T* x_j = x + p.neighbor[e] * p.f_in;
     const T* g_c = grad_out + p.center[e] * p.f_out;
+    const T* w_e = w + weight_row(p, e) * p.w_cols;
+    T* gw_e = grad_w ? grad_w + weight_row(p, e) * p.w_cols : nullptr;
     T* gx_j = grad_x ? grad_x + p.neighbor[e] * p.f_in : nullptr;
-    T* gsh_e = grad_sh ? grad_sh + e * p.s : nullptr;
+    if (grad_sh) std::fill(g_sh, g_sh + p.s, Vec<T>{});
     for (int64_t q = 0; q < p.num_paths; ++q) {
       const int64_t* path = p.paths + q * PATH_COLUMNS;
       const int64_t mul = path[MUL], d1 = path[D1], d3 = path[D3];
       couplings(path, p.cg_idx, cg_val, sh + e * p.s, t);
-      const T* xb = x_j + path[X_OFF];
-      const T* we = w + weight_row(p, e) * p.w_cols + path[W_OFF];
-      const T* gb = g_c + path[OUT_OFF];
-      if (grad_w) {  // d/dw[u] = sum_m3 g[m3][u] * sum_m1 t[m3][m1] x[m1][u]
-        T* gw = grad_w + weight_row(p, e) * p.w_cols + path[W_OFF];
-        acc.resize(mul);
-        for (int64_t m3 = 0; m3 < d3; ++m3) {
-          coupled_features(t + m3 * d1, xb, d1, mul, acc.data());
-          const T* gm = gb + m3 * mul;
-          for (int64_t u = 0; u < mul; ++u) gw[u] += gm[u] * acc[u];
-        }
-      }
-      if (!gx_j && !gsh_e) continue;
-      wg.resize(d3 * mul);  // w[u] * g[m3][u]
-      for (int64_t m3 = 0; m3 < d3; ++m3)
-        for (int64_t u = 0; u < mul; ++u) wg[m3 * mul + u] = we[u] * gb[m3 * mul + u];
-      if (gx_j) {  // d/dx[m1][u] = sum_m3 t[m3][m1] w[u] g[m3][u]
-        T* gxb = gx_j + path[X_OFF];
-        for (int64_t m1 = 0; m1 < d1; ++m1) {
-          T* gxm = gxb + m1 * mul;
-          for (int64_t m3 = 0; m3 < d3; ++m3) {
-            const T c = t[m3 * d1 + m1];
-            const T* wgm = wg.data() + m3 * mul;
-            for (int64_t u = 0; u < mul; ++u) gxm[u] += c * wgm[u];
-          }
-        }
-      }
-      if (gsh_e) {  // d/dsh[m2] = sum over entries of value * sum_u w[u] g[m3][u] x[m1][u]
-        for (int64_t m3 = 0; m3 < d3; ++m3)
-          for (int64_t m1 = 0; m1 < d1; ++m1) {
-            const T* wgm = wg.data() + m3 * mul;
-            const T* xm = xb + m1 * mul;
-            g_t[m3 * d1 + m1] = dot(wgm, xm, mul);
-          }
+      if (grad_sh) std::fill(g_t, g_t + d3 * d1, Vec<T>{});
+      with_dimensions(d1, d3, [&](auto D1c, auto D3c) __attribute__((always_inline)) {
+        backward_path<T, decltype(D1c)::value, decltype(D3c)::value>(
+            t, x_j + path[X_OFF], w_e + path[W_OFF], g_c + path[OUT_OFF], gw_e ? gw_e + path[W_OFF] : nullptr,
+            gx_j ? gx_j + path[X_OFF] : nullptr, grad_sh ? g_t : nullptr, d1, d3, mul);
+      });
+      if (grad_sh)  // d/dsh[m2] = sum over the path's entries of value * d/dt[m3][m1]
         for (int64_t k = path[CG_BEGIN]; k < path[CG_END]; ++k) {
           const int64_t* idx = p.cg_idx + 3 * k;
-          gsh_e[idx[1]] += cg_val[k] * g_t[idx[2] * d1 + idx[0]];
+          g_sh[idx[1]] += cg_val[k] * g_t[idx[2] * d1 + idx[0]];
         }
-      }
     }
+    if (grad_sh)
+      for (int64_t m2 = 0; m2 < p.s; ++m2) grad_sh[e * p.s + m2] += sum_lanes<T>(g_sh[m2]);
   }
 }
 
@@ -249,10 +324,13 @@ Problem make_problem(const at::Tensor& x, const at::Tensor& sh, const at::Tensor
                      const at::Tensor& center, const at::Tensor& neighbor, const at::Tensor& paths,
                      const at::Tensor& cg_idx, int64_t f_out, bool pair_weights) {
   const int64_t* path_rows = paths.data_ptr<int64_t>();
+  TORCH_CHECK(sh.size(1) <= MAX_SH, "nequip.kernels: at most ", MAX_SH, " spherical harmonics (l = 7) are supported, got ",
+              sh.size(1));
   for (int64_t q = 0; q < paths.size(0); ++q) {
     const int64_t* path = path_rows + q * PATH_COLUMNS;
-    TORCH_CHECK(path[D1] * path[D3] <= MAX_COUPLING, "nequip.kernels: path ", q, " couples irreps of dimensions ",
-                path[D1], " and ", path[D3], "; at most ", MAX_COUPLING, " products are supported");
+    TORCH_CHECK(path[D1] <= MAX_DIM && path[D3] <= MAX_DIM, "nequip.kernels: path ", q,
+                " couples irreps of dimensions ", path[D1], " and ", path[D3], "; at most ", MAX_DIM,
+                " (l = 7) are supported");
     TORCH_CHECK(path[MUL] >= 1 && path[D1] >= 1 && path[D3] >= 1 && path[X_OFF] >= 0 && path[W_OFF] >= 0 &&
                     path[OUT_OFF] >= 0 && path[CG_BEGIN] <= path[CG_END],
                 "nequip.kernels: path ", q, " has a nonpositive size or a negative offset");

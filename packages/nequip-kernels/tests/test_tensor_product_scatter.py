@@ -6,15 +6,34 @@ import torch
 from nequip.kernels import PATH_COLUMNS, tensor_product_scatter, tensor_product_scatter_reference
 
 
-def _problem(dtype=torch.float64, num_nodes=9, num_edges=70, seed=0):
-    """Random inputs and paths: irreps of dimensions 1, 3 and 5 with 3 or 4 channels, random sparse
-    coefficients, two paths writing the same outputs (they must be summed)."""
+# (mul, d1, d3, x_offset, w_offset, out_offset) of each path, and the widths (S, F_in, W, F_out):
+# irreps of dimensions 1, 3 and 5 with 3 or 4 channels, two paths writing the same outputs (they
+# must be summed)
+NARROW = (
+    [(3, 1, 1, 0, 0, 0), (3, 1, 3, 0, 3, 3), (4, 3, 1, 3, 6, 12), (4, 3, 5, 3, 10, 16), (4, 3, 5, 3, 14, 16)],
+    (9, 15, 18, 36),
+)
+# the kernel's blocks of channels: 19 and 35 channels (whole blocks of 16 floats or 8 doubles and
+# a rest), 16 (whole blocks only), and a path of dimensions 7 and 3 (run-time dimensions)
+WIDE = (
+    [
+        (19, 1, 1, 0, 0, 0),
+        (19, 1, 3, 0, 19, 19),
+        (35, 3, 1, 19, 38, 76),
+        (35, 3, 5, 19, 73, 111),
+        (35, 3, 5, 19, 108, 111),
+        (16, 7, 3, 124, 143, 286),
+    ],
+    (9, 236, 159, 334),
+)
+
+
+def _problem(dtype=torch.float64, num_nodes=9, num_edges=70, seed=0, layout=NARROW):
+    """Random inputs and paths of ``layout`` with random sparse coefficients."""
     g = torch.Generator().manual_seed(seed)
-    # (mul, d1, d3, x_offset, w_offset, out_offset)
-    layout = [(3, 1, 1, 0, 0, 0), (3, 1, 3, 0, 3, 3), (4, 3, 1, 3, 6, 12), (4, 3, 5, 3, 10, 16), (4, 3, 5, 3, 14, 16)]
-    num_sh, f_in, num_w, f_out = 9, 15, 18, 36
+    path_layout, (num_sh, f_in, num_w, f_out) = layout
     paths, index, value = [], [], []
-    for mul, d1, d3, x_offset, w_offset, out_offset in layout:
+    for mul, d1, d3, x_offset, w_offset, out_offset in path_layout:
         begin = len(index)
         for m1 in range(d1):
             for m3 in range(d3):
@@ -50,10 +69,11 @@ def test_reference_follows_the_contract_edge_by_edge():
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("layout", [NARROW, WIDE], ids=["narrow", "wide"])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype,tolerance", [(torch.float64, 1e-11), (torch.float32, 2e-5)])
-def test_fused_matches_reference_values_and_gradients(threads, dtype, tolerance):
-    inputs, tables = _problem(dtype, num_edges=500)
+def test_fused_matches_reference_values_and_gradients(threads, dtype, tolerance, layout):
+    inputs, tables = _problem(dtype, num_edges=500, layout=layout)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -147,13 +167,14 @@ def test_fused_gradients_pass_gradcheck_to_third_order(pair_weights):
     assert torch.autograd.gradgradcheck(gradients, leaves)
 
 
+@pytest.mark.parametrize("layout", [NARROW, WIDE], ids=["narrow", "wide"])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("wanted", [(0, 1, 2), (1, 2), (0,)])
 @pytest.mark.parametrize("dtype,tolerance", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
-def test_second_derivatives_match_reference(threads, wanted, dtype, tolerance):
+def test_second_derivatives_match_reference(threads, wanted, dtype, tolerance, layout):
     """A force-training-like loss: gradients with create_graph, a loss of them, its gradients
     with respect to every input and to the upstream gradient, with pair weights."""
-    (x, sh, w, center, neighbor), tables = _problem(dtype, num_edges=300)
+    (x, sh, w, center, neighbor), tables = _problem(dtype, num_edges=300, layout=layout)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
