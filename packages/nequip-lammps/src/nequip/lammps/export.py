@@ -53,7 +53,13 @@ import torch
 
 from nequip.data import AtomicDataDict, keys
 from nequip.data.neighborlist import compute_neighborlist_
-from nequip.model.export import EXPORT_TOLERANCE, example_frame, inductor_options
+from nequip.model.export import (
+    EXPORT_TOLERANCE,
+    custom_operator_namespaces,
+    example_frame,
+    inductor_options,
+    operator_library_error,
+)
 from nequip.model.torch_compile import max_relative_deviation
 from nequip.nn.convnet import ConvNetLayer
 from nequip.nn.force_stress import ForceStressOutput
@@ -301,6 +307,7 @@ def lammps_metadata(
         "model_dtype": str(model.model_dtype).replace("torch.", ""),
         "cpu_threads": int(cpu_threads),
         "pair_ordered_edges": bool(pair_ordered_edges),
+        "custom_operators": [],  # set from the traced graph (custom_operator_namespaces)
         "input_fields": list(LAMMPS_INPUT_FIELDS),
         "output_fields": list(LAMMPS_OUTPUT_FIELDS),
         "torch_version": torch.__version__,
@@ -375,6 +382,7 @@ def export_lammps_model(
     # pair order: an even number of edges (the traced graph splits them in halves)
     edges = 2 * Dim("num_edge_pairs", min=1) if pair_ordered_edges else Dim("num_edges", min=2)
     program = torch.export.export(traced, tuple(example), dynamic_shapes=({0: edges}, {1: edges}, {0: atoms}, None))
+    metadata["custom_operators"] = custom_operator_namespaces(traced)
     configs = {
         **inductor_options("cpu"),
         "aot_inductor.metadata": {METADATA_KEY: json.dumps(metadata)},
@@ -467,7 +475,10 @@ def load_lammps_model(path: str, warn_threads: bool = True) -> LammpsModel:
 
     try:
         runner = aoti_load_package(path)
-    except Exception as err:  # noqa: BLE001 - any load failure means: not such a package
+    except Exception as err:  # noqa: BLE001 - any other load failure means: not such a package
+        library_error = operator_library_error(path, err)
+        if library_error is not None:
+            raise library_error from err
         first_line = (str(err).strip().splitlines() or [""])[0][:300]
         raise ValueError(f"path {path!r} is not an AOTInductor package ({type(err).__name__}: {first_line})") from err
     text = runner.get_metadata().get(METADATA_KEY)

@@ -15,7 +15,10 @@ The whole model, *including* its forces and stress (``torch.autograd.grad`` insi
 Both carry the JSON metadata of :func:`exported_metadata` (type names, r_max, dtype,
 per-edge-type cutoffs, input and output fields) and load with :func:`load_exported_model`,
 which needs only torch: no pickled Python objects are read (``torch.export.load`` and
-AOTInductor packages store graphs, code and raw weights).
+AOTInductor packages store graphs, code and raw weights). On the CPU, where ``nequip-kernels``
+is installed, the graph calls its fused convolution (operators ``nequip_kernels::*``, listed
+under ``custom_operators`` in the metadata): such a file loads where that package is
+installed too, and elsewhere fails with an error that says so (:func:`operator_library_error`).
 
 The CPU kernels of an AOTInductor package are generated for a fixed number of threads
 (``cpu_threads``, by default the exporting process's ``torch.get_num_threads()``),
@@ -60,7 +63,7 @@ from nequip.data.fields import get_field_type
 from nequip.data.neighborlist import edge_pair_order, permute_edges_
 from nequip.data.transforms import NeighborListTransform
 from nequip.nn.graph_module import FLOAT64_OUTPUT_FIELDS, GraphModel
-from nequip.nn.kernels import traced_for_graph_compiler
+from nequip.nn.kernels import HAS_FUSED_KERNELS, traced_for_graph_compiler
 from nequip.scripts._compile_utils import ASE_INPUTS, ASE_TARGET, compile_target, compile_target_names
 
 from .torch_compile import _no_duck_shapes, max_relative_deviation
@@ -107,11 +110,14 @@ def exported_metadata(
     pair_ordered_edges: bool = False,
     target: str = ASE_TARGET,
     input_fields: Sequence[str] = EXPORT_INPUT_FIELDS,
+    custom_operators: Sequence[str] = (),
 ) -> Dict[str, Any]:
     """The JSON metadata stored with an exported model (plain data); ``cpu_threads``: the
     thread count of an AOTInductor package's CPU kernels (``None`` otherwise);
     ``pair_ordered_edges``: the exported graph takes its edges in pair order (the loader
-    brings them into it); ``target``: the compile target, whose ``input_fields`` the graph takes."""
+    brings them into it); ``target``: the compile target, whose ``input_fields`` the graph takes;
+    ``custom_operators``: the graph's operator namespaces beyond torch's
+    (:func:`custom_operator_namespaces`)."""
     return {
         "format": EXPORT_FORMAT,
         "format_version": EXPORT_FORMAT_VERSION,
@@ -127,6 +133,7 @@ def exported_metadata(
         "num_frames": 1,
         "cpu_threads": cpu_threads,
         "pair_ordered_edges": bool(pair_ordered_edges),
+        "custom_operators": list(custom_operators),
         "torch_version": torch.__version__,
         "model_metadata": dict(model.metadata),
     }
@@ -346,7 +353,15 @@ def _export_forward(
     program = torch.export.export(traced, tuple(example), dynamic_shapes=tuple(dynamic))
 
     metadata = exported_metadata(
-        model, mode, output_fields, device, cpu_threads, pair_ordered_edges, target, input_fields
+        model,
+        mode,
+        output_fields,
+        device,
+        cpu_threads,
+        pair_ordered_edges,
+        target,
+        input_fields,
+        custom_operator_namespaces(traced),
     )
     text = json.dumps(metadata)
     if mode == "export":
@@ -420,6 +435,40 @@ def _is_aoti_package(names: List[str]) -> bool:
     return any("/data/aotinductor/" in name for name in names)
 
 
+#: Operator namespaces that torch defines itself; an exported graph's other operators come from
+#: libraries that the loading process must have registered (see :func:`custom_operator_namespaces`).
+TORCH_OPERATOR_NAMESPACES = ("aten", "prims")
+
+
+def custom_operator_namespaces(graph: torch.fx.GraphModule) -> List[str]:
+    """The namespaces of the operators in ``graph`` that torch does not define, e.g.
+    ``nequip_kernels`` (the fused convolution of ``nequip-kernels``, which a model calls on the
+    CPU where it is installed): recorded as ``custom_operators`` in an export's metadata."""
+    return sorted(
+        {
+            node.target.namespace
+            for node in graph.graph.nodes
+            if isinstance(node.target, torch._ops.OpOverload) and node.target.namespace not in TORCH_OPERATOR_NAMESPACES
+        }
+    )
+
+
+def operator_library_error(
+    path: str, error: Optional[Exception] = None, custom_operators: Sequence[str] = ()
+) -> Optional[ValueError]:
+    """The error to raise when the exported model ``path`` calls the operators of
+    ``nequip-kernels`` (named in its ``custom_operators`` or in ``error``, the failure to load
+    it) and that package is not installed here; ``None`` otherwise."""
+    named = "nequip_kernels" in custom_operators or (error is not None and "nequip_kernels" in str(error))
+    if HAS_FUSED_KERNELS or not named:
+        return None
+    return ValueError(
+        f"path {path!r} was exported with the fused convolution of nequip-kernels (operators "
+        f"nequip_kernels::*), which is not installed in this environment: install nequip-kernels, built "
+        f"against this torch ({torch.__version__}), or export the model again where it is not installed"
+    )
+
+
 class _LoadedFile(NamedTuple):
     """A file of :func:`export_model` opened on ``device``: its graph (``None`` for an
     AOTInductor package of another device type) and its metadata."""
@@ -437,17 +486,33 @@ def _load(path: str, device: torch.device) -> _LoadedFile:
         raise ValueError(
             f"path {path!r} is not a model file written by nequip-compile (not a readable .pt2 zip: {err})"
         ) from err
-    if _is_aoti_package(names):
-        from torch._inductor import aoti_load_package  # documented there, no public alias
+    try:
+        if _is_aoti_package(names):
+            from torch._inductor import aoti_load_package  # documented there, no public alias
 
-        runner = aoti_load_package(path)
-        text = runner.get_metadata().get(_METADATA_FILE)
-        function: Optional[Callable] = runner
-    else:
-        extra = {_METADATA_FILE: ""}
-        program = torch.export.load(path, extra_files=extra)
-        text = extra[_METADATA_FILE]
-        function = None
+            runner = aoti_load_package(path)
+            text = runner.get_metadata().get(_METADATA_FILE)
+            function: Optional[Callable] = runner
+        else:
+            # the metadata first: torch.export.load only warns which operators it lacks
+            entry = next((name for name in names if name.endswith(f"/extra/{_METADATA_FILE}")), None)
+            if entry is not None:
+                with zipfile.ZipFile(path) as archive:
+                    early = json.loads(archive.read(entry) or b"{}")
+                library_error = operator_library_error(path, custom_operators=early.get("custom_operators", []))
+                if library_error is not None:
+                    raise library_error
+            extra = {_METADATA_FILE: ""}
+            program = torch.export.load(path, extra_files=extra)
+            text = extra[_METADATA_FILE]
+            function = None
+    except ValueError:
+        raise
+    except Exception as err:
+        library_error = operator_library_error(path, err)  # AOTInductor's loader names the operator
+        if library_error is None:
+            raise
+        raise library_error from err
     if not text:
         raise ValueError(f"path {path!r} is a .pt2 file without nequip metadata; write it with nequip-compile")
     metadata = json.loads(text)

@@ -141,6 +141,10 @@ void PairNequIP::load_model(const std::string &path)
   try {
     model = std::make_unique<torch::inductor::AOTIModelPackageLoader>(path);
   } catch (const std::exception &err) {
+    if (std::string(err.what()).find("nequip_kernels") != std::string::npos)
+      error->all(FLERR, "pair_coeff * * {}: the model calls the fused convolution of nequip-kernels ({}), which this "
+                 "plugin was built without: install nequip-kernels beside nequip-lammps and build the plugin again "
+                 "(nequip-lammps-plugin build --force)", path, first_line(err.what()));
     error->all(FLERR, "pair_coeff * * {}: not a nequip LAMMPS model: it does not load as an AOTInductor package ({}); {}",
                path, first_line(err.what()), how);
   }

@@ -24,9 +24,9 @@ Two implementations:
   messages of all paths of that irrep are one batched matmul ``T_e @ x_j`` with the
   neighbor features laid out (d_1, u), then a broadcast multiply by the weights and a
   scatter-sum, over slices of edges that stay in cache. The result is permuted into the
-  reference layout at the node level, where it is cheap. On the CPU, except in compiled
-  inference graphs, it calls the fused C++ kernel of the optional ``nequip-kernels`` package
-  instead (same contract and numbers to rounding), which never writes a per-edge tensor.
+  reference layout at the node level, where it is cheap. On the CPU it calls the fused C++
+  kernel of the optional ``nequip-kernels`` package instead (same contract and numbers to
+  rounding), which never writes a per-edge tensor.
 """
 
 import contextlib
@@ -264,13 +264,15 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
     fused C++/OpenMP kernel (:func:`nequip.kernels.tensor_product_scatter`): one pass over the
     edges that couples, weights and sums each edge's messages in registers, one for the first
     derivatives, and calls of these two for the derivatives of those (force training
-    differentiates the forces again). It does so eagerly and in training graphs, compiled
-    or not; compiled inference graphs (``module.eval()`` inside the graph-compiler
-    formulation or ``torch.compile``: MD exports) keep inductor's code for the convolution,
-    which was as fast there (``docs/benchmarks.md``).
+    differentiates the forces again). It does so eagerly and in compiled graphs, for training
+    and inference: ``torch.compile`` and ``torch.export`` keep each call as one operator, and
+    exported models (AOTInductor packages, the LAMMPS export) call the operator library
+    (:data:`nequip.kernels.OPERATOR_LIBRARY`), which their loaders load.
 
-    In its graph-compiler formulation (:meth:`graph_compiler_formulation`, entered while
-    the model is traced for inductor by :func:`traced_for_graph_compiler`), four things
+    Without the fused kernel (on GPUs, without ``nequip-kernels``, or with
+    ``fused_kernel=False``), in its graph-compiler formulation
+    (:meth:`graph_compiler_formulation`, entered while the model is traced for inductor by
+    :func:`traced_for_graph_compiler`), four things
     change, none of the numbers beyond rounding: edges are not sliced (a loop over a
     symbolic number of slices would bake the traced edge count into the graph); the
     batched matmul becomes ``d_1`` broadcast multiply-adds, which inductor fuses with the
@@ -426,8 +428,7 @@ class TensorProductScatter(GraphCompilerFormulation, torch.nn.Module):
     def uses_fused_kernel(self, x: torch.Tensor) -> bool:
         """Whether :meth:`forward` on features ``x`` calls the fused kernel of ``nequip-kernels``
         (see the class docstring)."""
-        compiled_inference = not self.training and (self.for_graph_compiler or torch.compiler.is_compiling())
-        return HAS_FUSED_KERNELS and self.fused_kernel and x.device.type == "cpu" and not compiled_inference
+        return HAS_FUSED_KERNELS and self.fused_kernel and x.device.type == "cpu"
 
     @property
     def weight_order(self) -> Optional[torch.Tensor]:
