@@ -5,7 +5,6 @@ import torch
 
 from nequip.kernels import PATH_COLUMNS, tensor_product_scatter, tensor_product_scatter_reference
 
-
 # (mul, d1, d3, x_offset, w_offset, out_offset) of each path, and the widths (S, F_in, W, F_out):
 # irreps of dimensions 1, 3 and 5 with 3 or 4 channels, two paths writing the same outputs (they
 # must be summed)
