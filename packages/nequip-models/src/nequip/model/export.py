@@ -482,37 +482,33 @@ def _load(path: str, device: torch.device) -> _LoadedFile:
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
+            # an ExportedProgram's metadata, read first: torch.export.load only warns which operators it lacks
+            entry = next((name for name in names if name.endswith(f"/extra/{_METADATA_FILE}")), None)
+            early = json.loads(archive.read(entry) or b"{}") if entry is not None else {}
     except (OSError, zipfile.BadZipFile) as err:
         raise ValueError(
             f"path {path!r} is not a model file written by nequip-compile (not a readable .pt2 zip: {err})"
         ) from err
-    try:
-        if _is_aoti_package(names):
-            from torch._inductor import aoti_load_package  # documented there, no public alias
+    if _is_aoti_package(names):
+        from torch._inductor import aoti_load_package  # documented there, no public alias
 
+        try:
             runner = aoti_load_package(path)
-            text = runner.get_metadata().get(_METADATA_FILE)
-            function: Optional[Callable] = runner
-        else:
-            # the metadata first: torch.export.load only warns which operators it lacks
-            entry = next((name for name in names if name.endswith(f"/extra/{_METADATA_FILE}")), None)
-            if entry is not None:
-                with zipfile.ZipFile(path) as archive:
-                    early = json.loads(archive.read(entry) or b"{}")
-                library_error = operator_library_error(path, custom_operators=early.get("custom_operators", []))
-                if library_error is not None:
-                    raise library_error
-            extra = {_METADATA_FILE: ""}
-            program = torch.export.load(path, extra_files=extra)
-            text = extra[_METADATA_FILE]
-            function = None
-    except ValueError:
-        raise
-    except Exception as err:
-        library_error = operator_library_error(path, err)  # AOTInductor's loader names the operator
-        if library_error is None:
-            raise
-        raise library_error from err
+        except Exception as err:
+            library_error = operator_library_error(path, err)  # AOTInductor's loader names the operator
+            if library_error is None:
+                raise
+            raise library_error from err
+        text = runner.get_metadata().get(_METADATA_FILE)
+        function: Optional[Callable] = runner
+    else:
+        library_error = operator_library_error(path, custom_operators=early.get("custom_operators", []))
+        if library_error is not None:
+            raise library_error
+        extra = {_METADATA_FILE: ""}
+        program = torch.export.load(path, extra_files=extra)
+        text = extra[_METADATA_FILE]
+        function = None
     if not text:
         raise ValueError(f"path {path!r} is a .pt2 file without nequip metadata; write it with nequip-compile")
     metadata = json.loads(text)
