@@ -155,7 +155,9 @@ class BesselEdgeLengthEncoding(GraphModuleMixin, torch.nn.Module):
     """Bessel basis times polynomial envelope of the normalized edge lengths (see module docstring).
 
     Reads ``normed_edge_lengths``; writes ``edge_embedding`` (E, num_bessels) and
-    ``edge_cutoff`` (E, 1) in the model dtype.
+    ``edge_cutoff`` (E, 1) in the model dtype. ``edge_embedding`` is the transpose of a
+    contiguous (num_bessels, E) tensor: computed that way, compiled kernels vectorize the
+    basis over the edges (a row of num_bessels values is shorter than a CPU vector).
 
     Args:
         r_max: global cutoff radius (sets the ``2 / r_max^2`` prefactor).
@@ -202,14 +204,14 @@ class BesselEdgeLengthEncoding(GraphModuleMixin, torch.nn.Module):
         self.register_buffer("_dtype_ref", torch.empty(0), persistent=False)
 
     def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
-        x = data[keys.NORM_LENGTH_KEY].view(-1, 1)
-        w = self.bessel_weights.to(x.dtype)
+        x = data[keys.NORM_LENGTH_KEY].view(1, -1)
+        w = self.bessel_weights.to(x.dtype).view(-1, 1)
         # sin(w pi x) / x = pi w sinc(w x), finite at x = 0
         bessel = (self._prefactor * w) * torch.sinc(x * w)
         cutoff = self.cutoff(x)
         dtype = self._dtype_ref.dtype
-        data[keys.EDGE_CUTOFF_KEY] = cutoff.to(dtype)
-        data[keys.EDGE_EMBEDDING_KEY] = (bessel * cutoff).to(dtype)
+        data[keys.EDGE_CUTOFF_KEY] = cutoff.to(dtype).view(-1, 1)
+        data[keys.EDGE_EMBEDDING_KEY] = (bessel * cutoff).to(dtype).t()
         return data
 
     def extra_repr(self) -> str:
